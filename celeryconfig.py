@@ -1,0 +1,51 @@
+"""Celery settings: delivery that survives a killed worker and never duplicates a send.
+
+Values that vary by deployment come from otpsite/settings.py (the one place that reads the
+environment); the rest are fixed here on purpose.
+"""
+
+from __future__ import annotations
+
+import django
+from django.conf import settings
+
+django.setup()
+
+broker_url = settings.CELERY_BROKER_URL
+# Results are not used: tasks report through CommunicationLog.
+task_ignore_result = True
+result_backend = None
+
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+
+# A task is acknowledged only when it finishes, and given back if its worker dies, so a
+# killed worker's message is delivered later; the log-row claim keeps it to one send.
+task_acks_late = True
+task_reject_on_worker_lost = True
+worker_prefetch_multiplier = 1
+
+# Time limits stay well under the broker's visibility timeout, and no retry ETA goes beyond it.
+task_soft_time_limit = 45
+task_time_limit = 60
+broker_transport_options = {
+    "visibility_timeout": 3600,
+    "socket_timeout": settings.REDIS_SOCKET_TIMEOUT * 4,
+    "socket_connect_timeout": settings.REDIS_SOCKET_TIMEOUT * 2,
+}
+broker_connection_retry_on_startup = True
+# A publish from a web request fails fast when Redis is down, so the request can answer 503.
+task_publish_retry_policy = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+broker_connection_timeout = 1.0
+
+# Flower and `celery events` see task progress.
+worker_send_task_events = True
+task_send_sent_event = True
+
+timezone = "UTC"
+enable_utc = True
+
+beat_schedule = {
+    "purge-expired-records": {"task": "workers.tasks.purge_expired_records", "schedule": 3600.0},
+}

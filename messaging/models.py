@@ -1,0 +1,93 @@
+"""What happened to every message, and to every provider call made for it."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+
+
+class MessageStatus(models.TextChoices):
+    # Written before any provider is called; a worker has yet to claim it.
+    QUEUED = "queued", "Queued"
+    # Claimed by one worker, which is walking the provider chain.
+    SENDING = "sending", "Sending"
+    # A provider accepted it: provider_used, provider_message_id, cost and sent_at are set.
+    SENT = "sent", "Sent"
+    # The provider's status webhook says it reached the recipient: delivered_at is set.
+    DELIVERED = "delivered", "Delivered"
+    # The provider's status webhook reports a hard bounce or an unreachable recipient.
+    BOUNCED = "bounced", "Bounced"
+    # Given up: a recipient fault, retries spent, or the code expired before any provider took it.
+    FAILED = "failed", "Failed"
+
+
+class AttemptOutcome(models.TextChoices):
+    # The provider accepted the message.
+    SENT = "sent", "Sent"
+    # Timeout, connection error, 5xx, 429, bad credentials: the chain goes on to the next provider.
+    PROVIDER_FAULT = "provider_fault", "Provider fault"
+    # Invalid address or number, opted out, hard bounce: the chain stops; no breaker failure.
+    RECIPIENT_FAULT = "recipient_fault", "Recipient fault"
+    # The provider has no credentials here; it was not called.
+    SKIPPED_NOT_CONFIGURED = "skipped_not_configured", "Skipped: not configured"
+    # Its circuit breaker refused the call; it was not called.
+    SKIPPED_BREAKER_OPEN = "skipped_breaker_open", "Skipped: breaker open"
+    # Its daily or monthly quota is spent; it was not called.
+    SKIPPED_QUOTA = "skipped_quota", "Skipped: quota spent"
+
+
+class CommunicationLog(models.Model):
+    """One message to one recipient, from the moment it is accepted to its last known state."""
+
+    message_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    recipient = models.CharField(max_length=320)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    purpose = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=16, choices=MessageStatus.choices, default=MessageStatus.QUEUED)
+    provider_used = models.CharField(max_length=32, blank=True)
+    provider_message_id = models.CharField(max_length=255, blank=True)
+    cost = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    error_message = models.TextField(blank=True)
+    # user_id and tenant_id of whoever asked for it; never any message content.
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # When a worker claimed it; a claim older than the task time limit may be taken over.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["provider_used", "sent_at"]),
+            models.Index(fields=["status", "created_at"]),
+            models.Index(fields=["recipient"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.message_id} ({self.status})"
+
+
+class DeliveryAttempt(models.Model):
+    """One decision about one provider for one message: a call, or a reason it was skipped."""
+
+    log = models.ForeignKey(CommunicationLog, on_delete=models.CASCADE, related_name="attempts")
+    provider = models.CharField(max_length=32)
+    outcome = models.CharField(max_length=32, choices=AttemptOutcome.choices)
+    error = models.TextField(blank=True)
+    # The provider's own error code (HTTP status, AWS error code, Twilio code), when it gave one.
+    error_code = models.CharField(max_length=64, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.provider}: {self.outcome}"

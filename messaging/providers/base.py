@@ -1,0 +1,114 @@
+"""The one contract every provider keeps.
+
+A provider turns a message into one call to its service and either returns a SendResult or
+raises ProviderError. It does not log, retry, time itself or touch the database: the failover
+loop in messaging.service does all of that, in one place.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import ClassVar, Union
+
+from messaging.models import Channel
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+    mimetype: str = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class EmailMessage:
+    to: str
+    subject: str
+    text: str
+    html: str = ""
+    from_email: str = ""
+    from_name: str = ""
+    cc: tuple[str, ...] = ()
+    bcc: tuple[str, ...] = ()
+    reply_to: tuple[str, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+    # Short labels the provider carries alongside the message (SES tags, SendGrid categories).
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        # The body holds the code: never let it reach a traceback or a log through repr().
+        return f"EmailMessage(subject={self.subject!r}, cc={len(self.cc)}, bcc={len(self.bcc)})"
+
+
+@dataclass(frozen=True)
+class SmsMessage:
+    to: str
+    body: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"SmsMessage(length={len(self.body)})"
+
+
+Message = Union[EmailMessage, SmsMessage]
+
+
+@dataclass(frozen=True)
+class SendResult:
+    provider_message_id: str
+
+
+class ProviderError(Exception):
+    """A provider did not take the message.
+
+    permanent: retrying the same request would fail the same way (bad credentials, rejected
+        sender) as opposed to a passing fault (timeout, 5xx, 429).
+    recipient_fault: the recipient is at fault (invalid address or number, opted out); the chain
+        stops and the breaker does not count it.
+    code, status_code, body: what the provider answered, kept for the delivery attempt.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        recipient_fault: bool = False,
+        code: str = "",
+        status_code: int | None = None,
+        body: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.permanent = permanent or recipient_fault
+        self.recipient_fault = recipient_fault
+        self.code = code
+        self.status_code = status_code
+        self.body = body[:2000]
+
+    @property
+    def error_code(self) -> str:
+        return self.code or (str(self.status_code) if self.status_code is not None else "")
+
+
+class Provider(ABC):
+    """A channel's way out through one service."""
+
+    #: Registry key, as named in MESSAGING_EMAIL_PROVIDERS / MESSAGING_SMS_PROVIDERS.
+    name: ClassVar[str]
+    #: Name shown in health and admin.
+    display_name: ClassVar[str]
+    channel: ClassVar[Channel]
+
+    @classmethod
+    @abstractmethod
+    def is_configured(cls) -> bool:
+        """Whether this provider has what it needs (credentials, host) to be called."""
+
+    @abstractmethod
+    def send(self, message: Message) -> SendResult:
+        """Hand the message to the service within its connect and read timeouts.
+
+        Returns the provider's message id. Raises ProviderError on any failure, chained
+        from the SDK's exception.
+        """

@@ -1,0 +1,77 @@
+"""Email over plain SMTP (smtplib), the last resort of the email chain and the local sink."""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+from email.message import EmailMessage as MIMEMessage
+from email.utils import formataddr, make_msgid
+
+from django.conf import settings
+
+from messaging.models import Channel
+from messaging.providers.base import EmailMessage, Message, Provider, ProviderError, SendResult
+
+# SMTP reply codes that blame the recipient, not the server (RFC 5321 4.2.3).
+RECIPIENT_FAULT_CODES = frozenset({550, 551, 553})
+
+
+def build_mime(message: EmailMessage, *, message_id: str) -> MIMEMessage:
+    mime = MIMEMessage()
+    mime["Subject"] = message.subject
+    mime["From"] = formataddr((message.from_name, message.from_email))
+    mime["To"] = message.to
+    if message.cc:
+        mime["Cc"] = ", ".join(message.cc)
+    if message.reply_to:
+        mime["Reply-To"] = ", ".join(message.reply_to)
+    mime["Message-ID"] = message_id
+    for name, value in message.tags.items():
+        mime[f"X-Tag-{name}"] = value
+    mime.set_content(message.text)
+    if message.html:
+        mime.add_alternative(message.html, subtype="html")
+    for attachment in message.attachments:
+        maintype, _, subtype = attachment.mimetype.partition("/")
+        mime.add_attachment(attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename)
+    return mime
+
+
+class SMTPProvider(Provider):
+    name = "smtp"
+    display_name = "SMTPProvider"
+    channel = Channel.EMAIL
+
+    @classmethod
+    def is_configured(cls) -> bool:
+        return bool(settings.SMTP_HOST)
+
+    def send(self, message: Message) -> SendResult:
+        assert isinstance(message, EmailMessage)
+        message_id = make_msgid(domain=message.from_email.rpartition("@")[2] or "localhost")
+        mime = build_mime(message, message_id=message_id)
+        recipients = [message.to, *message.cc, *message.bcc]
+        timeout = settings.PROVIDER_CONNECT_TIMEOUT + settings.PROVIDER_READ_TIMEOUT
+        try:
+            with smtplib.SMTP(settings.SMTP_HOST, settings.SMTP_PORT, timeout=timeout) as client:
+                if settings.SMTP_USE_TLS:
+                    client.starttls()
+                if settings.SMTP_USER:
+                    client.login(settings.SMTP_USER, settings.SMTP_PASSWORD)
+                client.send_message(mime, from_addr=message.from_email, to_addrs=recipients)
+        except smtplib.SMTPRecipientsRefused as err:
+            code, reply = next(iter(err.recipients.values()))
+            raise ProviderError(
+                f"recipient refused: {code} {reply.decode(errors='replace')}",
+                recipient_fault=code in RECIPIENT_FAULT_CODES,
+                status_code=code,
+            ) from err
+        except smtplib.SMTPResponseException as err:
+            raise ProviderError(
+                f"SMTP {err.smtp_code}: {err.smtp_error.decode(errors='replace')}",
+                permanent=err.smtp_code >= 500,
+                status_code=err.smtp_code,
+            ) from err
+        except (smtplib.SMTPException, OSError, socket.timeout) as err:
+            raise ProviderError(f"SMTP connection failed: {type(err).__name__}: {err}") from err
+        return SendResult(provider_message_id=message_id.strip("<>"))

@@ -1,0 +1,40 @@
+"""One-time codes: only their HMAC is ever stored."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+from messaging.models import Channel, CommunicationLog
+
+
+class OneTimeCode(models.Model):
+    """A code asked for by (tenant, recipient, purpose), delivered by a worker, used once.
+
+    The worker generates the code and stores code_hash; until then the row cannot verify.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant_id = models.CharField(max_length=64)
+    recipient = models.CharField(max_length=320)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    purpose = models.CharField(max_length=64)
+    # HMAC-SHA256 of the code, hex; empty until the worker generated the code.
+    code_hash = models.CharField(max_length=64, blank=True, editable=False)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    # Wrong guesses against this code; at OTP_MAX_ATTEMPTS it is dead.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+    # Set when a newer code for the same (tenant, recipient, purpose) replaced this one.
+    invalidated_at = models.DateTimeField(null=True, blank=True)
+    log = models.OneToOneField(
+        CommunicationLog, on_delete=models.SET_NULL, null=True, blank=True, related_name="one_time_code"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant_id", "recipient", "purpose", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} code {self.id}"

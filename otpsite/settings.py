@@ -1,0 +1,242 @@
+"""Django settings. Every environment read of the service happens in this file.
+
+Each variable is documented in .env.example. Other modules read ``django.conf.settings``
+when they run, never at import time.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+# --- Core -------------------------------------------------------------------------------
+
+DEBUG = env.bool("DEBUG", default=False)
+_DEV_SECRET = "insecure-development-key-only-for-make-run-and-tests-0123456789abcdef"
+SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET if DEBUG else "")
+if not SECRET_KEY:
+    raise ImproperlyConfigured("SECRET_KEY must be set in the environment when DEBUG is off.")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+ADMIN_URL = env.str("ADMIN_URL", default="admin/")
+if not ADMIN_URL.endswith("/"):
+    ADMIN_URL += "/"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "messaging.apps.MessagingConfig",
+    "otp.apps.OtpConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "otpsite.urls"
+WSGI_APPLICATION = "otpsite.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- Security (production defaults; `manage.py check --deploy` is clean with DEBUG off) ---
+
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+# The code is a POST field; cap what a request may carry so oversized bodies get a 400.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+
+# --- Redis, Celery ----------------------------------------------------------------------
+
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Seconds a Redis call from the web or a worker may take before the store counts as down.
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.5)
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+
+# --- OTP ---------------------------------------------------------------------------------
+
+OTP_HMAC_KEY = env.str("OTP_HMAC_KEY", default="") or f"otp-hmac:{SECRET_KEY}"
+OTP_LENGTH = env.int("OTP_LENGTH", default=6)
+if OTP_LENGTH < 6:
+    raise ImproperlyConfigured("OTP_LENGTH must be at least 6.")
+OTP_TTL_SECONDS = env.int("OTP_TTL_SECONDS", default=600)
+OTP_MAX_ATTEMPTS = env.int("OTP_MAX_ATTEMPTS", default=5)
+OTP_RESEND_COOLDOWN_SECONDS = env.int("OTP_RESEND_COOLDOWN_SECONDS", default=60)
+OTP_PURPOSES = env.list("OTP_PURPOSES", default=["signup", "login", "password_reset", "verify_contact"])
+OTP_DEFAULT_TENANT = env.str("OTP_DEFAULT_TENANT", default="default")
+OTP_SERVICE_NAME = env.str("OTP_SERVICE_NAME", default="OTP Service")
+# Delivery retries while the code is still valid (exponential backoff with full jitter).
+OTP_DELIVERY_MAX_RETRIES = env.int("OTP_DELIVERY_MAX_RETRIES", default=6)
+OTP_RETRY_BACKOFF_BASE = env.float("OTP_RETRY_BACKOFF_BASE", default=5.0)
+OTP_RETRY_BACKOFF_MAX = env.float("OTP_RETRY_BACKOFF_MAX", default=120.0)
+
+# Send limits (atomic counters in Redis).
+OTP_SEND_LIMIT_PER_RECIPIENT = env.int("OTP_SEND_LIMIT_PER_RECIPIENT", default=3)
+OTP_SEND_RECIPIENT_WINDOW_SECONDS = env.int("OTP_SEND_RECIPIENT_WINDOW_SECONDS", default=600)
+OTP_SEND_LIMIT_PER_IP = env.int("OTP_SEND_LIMIT_PER_IP", default=20)
+OTP_SEND_IP_WINDOW_SECONDS = env.int("OTP_SEND_IP_WINDOW_SECONDS", default=3600)
+OTP_SEND_LIMIT_PER_TENANT = env.int("OTP_SEND_LIMIT_PER_TENANT", default=1000)
+OTP_SEND_TENANT_WINDOW_SECONDS = env.int("OTP_SEND_TENANT_WINDOW_SECONDS", default=3600)
+SMS_GLOBAL_HOURLY_BUDGET = env.int("SMS_GLOBAL_HOURLY_BUDGET", default=500)
+# ISO 3166 alpha-2 regions an SMS may go to (SMS pumping guard).
+SMS_ALLOWED_COUNTRIES = [c.upper() for c in env.list("SMS_ALLOWED_COUNTRIES", default=["US", "CA", "GB"])]
+SMS_PREFIX_DAILY_CAP = env.int("SMS_PREFIX_DAILY_CAP", default=20)
+# Digits of the E.164 number (after '+') that make one prefix for the daily cap.
+SMS_PREFIX_DIGITS = env.int("SMS_PREFIX_DIGITS", default=8)
+# Verification lockout per recipient: failures within the window before a lock, lock grows.
+OTP_LOCKOUT_THRESHOLD = env.int("OTP_LOCKOUT_THRESHOLD", default=10)
+OTP_LOCKOUT_WINDOW_SECONDS = env.int("OTP_LOCKOUT_WINDOW_SECONDS", default=3600)
+OTP_LOCKOUT_BASE_SECONDS = env.int("OTP_LOCKOUT_BASE_SECONDS", default=300)
+# Number of reverse proxies in front of the web server whose X-Forwarded-For entries are trusted.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# Retention (Celery beat).
+OTP_CODE_RETENTION_HOURS = env.int("OTP_CODE_RETENTION_HOURS", default=24)
+MESSAGING_LOG_RETENTION_DAYS = env.int("MESSAGING_LOG_RETENTION_DAYS", default=90)
+
+# --- Messaging providers ------------------------------------------------------------------
+
+MESSAGING_EMAIL_PROVIDERS = env.list("MESSAGING_EMAIL_PROVIDERS", default=["ses", "sendgrid", "smtp"])
+MESSAGING_SMS_PROVIDERS = env.list("MESSAGING_SMS_PROVIDERS", default=["sns", "twilio", "console"])
+# Every provider call has these timeouts, in seconds.
+PROVIDER_CONNECT_TIMEOUT = env.float("PROVIDER_CONNECT_TIMEOUT", default=3.0)
+PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", default=5.0)
+
+OTP_FROM_EMAIL = env.str("OTP_FROM_EMAIL", default="no-reply@example.com")
+OTP_FROM_NAME = env.str("OTP_FROM_NAME", default="OTP Service")
+
+AWS_REGION = env.str("AWS_REGION", default="") or env.str("AWS_DEFAULT_REGION", default="")
+AWS_ENDPOINT_URL = env.str("AWS_ENDPOINT_URL", default="") or None
+SNS_SENDER_ID = env.str("SNS_SENDER_ID", default="")
+
+SENDGRID_API_KEY = env.str("SENDGRID_API_KEY", default="")
+SENDGRID_API_HOST = env.str("SENDGRID_API_HOST", default="https://api.sendgrid.com")
+
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
+TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="https://api.twilio.com")
+
+SMTP_HOST = env.str("SMTP_HOST", default="")
+SMTP_PORT = env.int("SMTP_PORT", default=587)
+SMTP_USER = env.str("SMTP_USER", default="")
+SMTP_PASSWORD = env.str("SMTP_PASSWORD", default="")
+SMTP_USE_TLS = env.bool("SMTP_USE_TLS", default=False)
+
+# Where the console SMS provider writes messages: '-' for standard output, or a file path.
+CONSOLE_SMS_OUTPUT = env.str("CONSOLE_SMS_OUTPUT", default="-")
+
+# Circuit breaker.
+BREAKER_FAILURE_THRESHOLD = env.int("BREAKER_FAILURE_THRESHOLD", default=5)
+BREAKER_RESET_TIMEOUT = env.float("BREAKER_RESET_TIMEOUT", default=60.0)
+BREAKER_SUCCESS_THRESHOLD = env.int("BREAKER_SUCCESS_THRESHOLD", default=2)
+# Prefix of every Redis key the service writes (breakers, limits, quotas).
+REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="otpsvc")
+
+# Price table (USD). Override with MESSAGING_PRICES_JSON, same shape, merged per provider.
+MESSAGING_PRICES: dict[str, dict[str, Decimal | int | None]] = {
+    "ses": {"per_message": Decimal("0.0001"), "free_per_month": 62000},
+    "sendgrid": {"per_message": Decimal("0.000067"), "free_per_month": 3000},
+    "smtp": {"per_message": Decimal("0"), "daily_quota": 500, "monthly_quota": 15000},
+    "sns": {"per_message": Decimal("0.00645"), "free_per_month": 1000},
+    "twilio": {"per_message": Decimal("0.0075")},
+    "console": {"per_message": Decimal("0")},
+}
+for _name, _entry in json.loads(env.str("MESSAGING_PRICES_JSON", default="{}")).items():
+    MESSAGING_PRICES.setdefault(_name, {}).update(
+        {k: Decimal(str(v)) if k == "per_message" else v for k, v in _entry.items()}
+    )
+
+# --- Flower ------------------------------------------------------------------------------
+
+FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="")
+
+# --- REST framework ----------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "otp.api.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "OTP and unified messaging service",
+    "DESCRIPTION": "Send and verify one-time codes by email and SMS; provider health.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Logging -----------------------------------------------------------------------------
+
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.request": {"level": "ERROR"}},
+}

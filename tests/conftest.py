@@ -1,0 +1,169 @@
+"""Shared fixtures: clean Redis, an SMTP sink, and real Celery worker processes."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage as ParsedEmail
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.conf import settings
+
+from otpsite.redis import get_redis
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def clean_redis() -> Iterator[None]:
+    """Every test starts with no breaker, limit or quota state (the broker lives in another db)."""
+    get_redis().flushdb()
+    yield
+
+
+# --- SMTP sink ----------------------------------------------------------------------------
+
+
+@dataclass
+class SmtpSink:
+    host: str
+    port: int
+    messages: list[ParsedEmail] = field(default_factory=list)
+    envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
+    reject_with: str | None = None
+    received: threading.Condition = field(default_factory=threading.Condition)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if self.reject_with:
+            return self.reject_with
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.received:
+            self.messages.append(parsed)  # type: ignore[arg-type]
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            self.received.notify_all()
+        return "250 Message accepted"
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> list[ParsedEmail]:
+        """Block until `count` messages have arrived (woken by the sink, not by polling)."""
+        with self.received:
+            self.received.wait_for(lambda: len(self.messages) >= count, timeout=timeout)
+            return list(self.messages)
+
+
+@pytest.fixture
+def smtp_sink(settings) -> Iterator[SmtpSink]:
+    """An aiosmtpd server on 127.0.0.1; settings point the SMTP provider at it."""
+    sink = SmtpSink(host="127.0.0.1", port=0)
+    controller = Controller(sink, hostname="127.0.0.1", port=0)
+    controller.start()
+    sink.port = controller.server.sockets[0].getsockname()[1]
+    settings.SMTP_HOST = sink.host
+    settings.SMTP_PORT = sink.port
+    try:
+        yield sink
+    finally:
+        controller.stop()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- Celery worker processes ---------------------------------------------------------------
+
+
+@dataclass
+class WorkerProcess:
+    process: subprocess.Popen[bytes]
+    hostname: str
+    output_path: Path
+
+    def output(self) -> str:
+        return self.output_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def test_database_url() -> str:
+    db = settings.DATABASES["default"]
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+def wait_until_worker_answers(hostname: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    from workers.celery import app
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"worker {hostname} exited with {process.returncode}")
+        replies = app.control.ping(destination=[hostname], timeout=0.5)
+        if replies:
+            return
+    raise RuntimeError(f"worker {hostname} did not answer within {timeout}s")
+
+
+@pytest.fixture
+def start_worker(django_db_setup, django_db_blocker, tmp_path) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start real `celery worker` processes on the test database; stop them afterwards.
+
+    Keyword arguments become environment variables of the worker (e.g. SMTP_PORT="2525").
+    """
+    started: list[WorkerProcess] = []
+
+    def start(concurrency: int = 2, **env_overrides: str) -> WorkerProcess:
+        hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": test_database_url(),
+            "REDIS_URL": settings.REDIS_URL,
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "SMTP_HOST": settings.SMTP_HOST,
+            "SMTP_PORT": str(settings.SMTP_PORT),
+            "CONSOLE_SMS_OUTPUT": settings.CONSOLE_SMS_OUTPUT,
+            "PYTHONUNBUFFERED": "1",
+            **env_overrides,
+        }
+        output_path = tmp_path / f"{hostname.split('@')[0]}.log"
+        with open(output_path, "wb") as output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "workers", "worker", "--pool=prefork",
+                 f"--concurrency={concurrency}", "--loglevel=INFO", "-n", hostname, "--without-gossip",
+                 "--without-mingle"],
+                cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+            )
+        worker = WorkerProcess(process=process, hostname=hostname, output_path=output_path)
+        started.append(worker)
+        wait_until_worker_answers(hostname, process)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
