@@ -1,3 +1,10 @@
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import path
+
+from otp.api import SendCodeView, VerifyCodeView
+
+urlpatterns = [
+    path("send", SendCodeView.as_view(), name="otp-send"),
+    path("verify", VerifyCodeView.as_view(), name="otp-verify"),
+]

@@ -146,6 +146,8 @@ SMS_PREFIX_DIGITS = env.int("SMS_PREFIX_DIGITS", default=8)
 OTP_LOCKOUT_THRESHOLD = env.int("OTP_LOCKOUT_THRESHOLD", default=10)
 OTP_LOCKOUT_WINDOW_SECONDS = env.int("OTP_LOCKOUT_WINDOW_SECONDS", default=3600)
 OTP_LOCKOUT_BASE_SECONDS = env.int("OTP_LOCKOUT_BASE_SECONDS", default=300)
+# The longest one lock may last, however many locks came before it.
+OTP_LOCKOUT_MAX_SECONDS = env.int("OTP_LOCKOUT_MAX_SECONDS", default=86400)
 # Number of reverse proxies in front of the web server whose X-Forwarded-For entries are trusted.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 

@@ -21,6 +21,8 @@ from django.conf import settings
 
 from otpsite.redis import get_redis
 
+pytest_plugins = ["tests.standins.fixtures"]
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -43,13 +45,13 @@ class SmtpSink:
     reject_with: str | None = None
     received: threading.Condition = field(default_factory=threading.Condition)
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.reject_with:
             return self.reject_with
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.received:
             self.messages.append(parsed)  # type: ignore[arg-type]
@@ -67,10 +69,9 @@ class SmtpSink:
 @pytest.fixture
 def smtp_sink(settings) -> Iterator[SmtpSink]:
     """An aiosmtpd server on 127.0.0.1; settings point the SMTP provider at it."""
-    sink = SmtpSink(host="127.0.0.1", port=0)
-    controller = Controller(sink, hostname="127.0.0.1", port=0)
+    sink = SmtpSink(host="127.0.0.1", port=free_port())
+    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
     controller.start()
-    sink.port = controller.server.sockets[0].getsockname()[1]
     settings.SMTP_HOST = sink.host
     settings.SMTP_PORT = sink.port
     try:
@@ -154,10 +155,25 @@ def start_worker(django_db_setup, django_db_blocker, tmp_path) -> Iterator[Calla
         output_path = tmp_path / f"{hostname.split('@')[0]}.log"
         with open(output_path, "wb") as output:
             process = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "workers", "worker", "--pool=prefork",
-                 f"--concurrency={concurrency}", "--loglevel=INFO", "-n", hostname, "--without-gossip",
-                 "--without-mingle"],
-                cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "workers",
+                    "worker",
+                    "--pool=prefork",
+                    f"--concurrency={concurrency}",
+                    "--loglevel=INFO",
+                    "-n",
+                    hostname,
+                    "--without-gossip",
+                    "--without-mingle",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
             )
         worker = WorkerProcess(process=process, hostname=hostname, output_path=output_path)
         started.append(worker)

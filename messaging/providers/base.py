@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import ClassVar, Union
+from typing import ClassVar
 
 from messaging.models import Channel
 
@@ -51,7 +51,7 @@ class SmsMessage:
         return f"SmsMessage(length={len(self.body)})"
 
 
-Message = Union[EmailMessage, SmsMessage]
+Message = EmailMessage | SmsMessage
 
 
 @dataclass(frozen=True)

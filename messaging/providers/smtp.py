@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import smtplib
-import socket
 from email.message import EmailMessage as MIMEMessage
 from email.utils import formataddr, make_msgid
 
@@ -72,6 +71,6 @@ class SMTPProvider(Provider):
                 permanent=err.smtp_code >= 500,
                 status_code=err.smtp_code,
             ) from err
-        except (smtplib.SMTPException, OSError, socket.timeout) as err:
+        except (TimeoutError, smtplib.SMTPException, OSError) as err:
             raise ProviderError(f"SMTP connection failed: {type(err).__name__}: {err}") from err
         return SendResult(provider_message_id=message_id.strip("<>"))

@@ -1,0 +1,39 @@
+# `make run` starts the whole service locally; `make test` installs what it needs and runs every check.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint services bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.runtime-installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime-installed
+
+run: $(VENV)/.runtime-installed
+	$(BIN)/python scripts/devstack.py
+
+services:
+	@scripts/ensure-services.sh
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+	POSTGRES_PASSWORD=check SECRET_KEY=check FLOWER_BASIC_AUTH=check:check $(BIN)/docker-compose -f docker-compose.yml config --quiet
+
+test: $(VENV)/.dev-installed services lint
+	$(BIN)/pytest
+
+bench: $(VENV)/.dev-installed services
+	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python bench/breaker.py
+
+clean:
+	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,64 @@
+"""Operators browse what happened to every message; nothing here can change it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from messaging.models import CommunicationLog, DeliveryAttempt
+
+
+class ReadOnlyAdminMixin:
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class DeliveryAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = DeliveryAttempt
+    extra = 0
+    fields = ("created_at", "provider", "outcome", "error_code", "error", "duration_ms")
+    readonly_fields = fields
+    can_delete = False
+
+
+@admin.register(CommunicationLog)
+class CommunicationLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "channel",
+        "recipient",
+        "purpose",
+        "status",
+        "provider_used",
+        "cost",
+        "sent_at",
+        "delivered_at",
+    )
+    list_filter = ("channel", "status", "provider_used", "purpose", "created_at")
+    search_fields = ("recipient", "=message_id", "provider_message_id")
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "message_id",
+        "recipient",
+        "channel",
+        "purpose",
+        "status",
+        "provider_used",
+        "provider_message_id",
+        "cost",
+        "error_message",
+        "metadata",
+        "created_at",
+        "claimed_at",
+        "sent_at",
+        "delivered_at",
+    )
+    inlines = [DeliveryAttemptInline]

@@ -1,0 +1,230 @@
+"""UnifiedMessagingService: one way to send email and SMS, and the failover loop behind it.
+
+The loop is the one place that logs, times, records and guards provider calls: providers
+only send or raise ProviderError.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from messaging import pricing, registry
+from messaging.breaker import breaker_for
+from messaging.masking import log_event, mask_recipient
+from messaging.models import AttemptOutcome, Channel, CommunicationLog, DeliveryAttempt, MessageStatus
+from messaging.providers.base import Attachment, EmailMessage, Message, Provider, ProviderError, SmsMessage
+
+logger = logging.getLogger("messaging.service")
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """How one walk of the chain ended.
+
+    retryable is true when no provider took the message and none blamed the recipient:
+    the same message may succeed later.
+    """
+
+    success: bool
+    status: str
+    provider: str = ""
+    cost: Decimal | None = None
+    error: str = ""
+    retryable: bool = False
+
+
+@dataclass(frozen=True)
+class _Failure:
+    outcome: str
+    error: str
+    error_code: str = ""
+
+
+class UnifiedMessagingService:
+    """Send a message through its channel's provider chain, recording every decision."""
+
+    def send_email(
+        self,
+        to: str,
+        subject: str,
+        html: str,
+        text: str,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        cc: Iterable[str] = (),
+        bcc: Iterable[str] = (),
+        reply_to: Iterable[str] = (),
+        attachments: Iterable[Attachment] = (),
+        tags: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        message = EmailMessage(
+            to=to,
+            subject=subject,
+            text=text,
+            html=html,
+            from_email=settings.OTP_FROM_EMAIL,
+            from_name=settings.OTP_FROM_NAME,
+            cc=tuple(cc),
+            bcc=tuple(bcc),
+            reply_to=tuple(reply_to),
+            attachments=tuple(attachments),
+            tags=dict(tags or {}),
+        )
+        return self._send_now(Channel.EMAIL, to, message, metadata)
+
+    def send_sms(
+        self, to: str, message: str, metadata: Mapping[str, Any] | None = None, *, tags: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        return self._send_now(Channel.SMS, to, SmsMessage(to=to, body=message, tags=dict(tags or {})), metadata)
+
+    def _send_now(
+        self, channel: Channel, to: str, message: Message, metadata: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        """Write the log row before the send, walk the chain once, and settle the row."""
+        meta = dict(metadata or {})
+        log = CommunicationLog.objects.create(
+            recipient=to,
+            channel=channel,
+            purpose=str(meta.get("purpose", "")),
+            status=MessageStatus.SENDING,
+            claimed_at=timezone.now(),
+            metadata=meta,
+        )
+        outcome = self.deliver(log, message)
+        if outcome.retryable:
+            mark_failed(log, outcome.error)
+            outcome = DeliveryOutcome(success=False, status=MessageStatus.FAILED, error=outcome.error)
+        return {
+            "success": outcome.success,
+            "message_id": str(log.message_id),
+            "status": outcome.status,
+            "provider": outcome.provider,
+            "cost": outcome.cost,
+        }
+
+    def deliver(self, log: CommunicationLog, message: Message) -> DeliveryOutcome:
+        """Walk the chain for a claimed log row.
+
+        Returns the outcome. On success the row is `sent`; on a recipient fault it is
+        `failed`; when every provider failed or was skipped the row is left to the caller
+        (outcome.retryable), which retries later or gives up.
+        """
+        errors: list[str] = []
+        for provider_class in registry.chain(Channel(log.channel)):
+            started = time.monotonic()
+            try:
+                provider_message_id, price = self._call(provider_class, message)
+            except _AttemptFailed as failed:
+                failure = failed.failure
+                record_attempt(
+                    log,
+                    provider_class.name,
+                    failure.outcome,
+                    started,
+                    error=failure.error,
+                    error_code=failure.error_code,
+                )
+                if failure.outcome == AttemptOutcome.RECIPIENT_FAULT:
+                    mark_failed(log, f"{provider_class.name}: {failure.error}")
+                    return DeliveryOutcome(success=False, status=MessageStatus.FAILED, error=failure.error)
+                errors.append(f"{provider_class.name}: {failure.error}")
+                continue
+            record_attempt(log, provider_class.name, AttemptOutcome.SENT, started)
+            mark_sent(log, provider=provider_class.name, provider_message_id=provider_message_id, cost=price)
+            return DeliveryOutcome(success=True, status=MessageStatus.SENT, provider=provider_class.name, cost=price)
+        return DeliveryOutcome(
+            success=False, status=log.status, error="; ".join(errors) or "no provider in the chain", retryable=True
+        )
+
+    def _call(self, provider_class: type[Provider], message: Message) -> tuple[str, Decimal]:
+        """Guard and make one provider call. Returns (provider message id, cost); raises _AttemptFailed."""
+        name = provider_class.name
+        if not provider_class.is_configured():
+            raise _AttemptFailed(_Failure(AttemptOutcome.SKIPPED_NOT_CONFIGURED, "not configured"))
+        now = timezone.now()
+        if pricing.quota_spent(name, now=now):
+            raise _AttemptFailed(_Failure(AttemptOutcome.SKIPPED_QUOTA, "daily or monthly quota spent"))
+        breaker = breaker_for(name)
+        permit = breaker.acquire()
+        if permit is None:
+            raise _AttemptFailed(_Failure(AttemptOutcome.SKIPPED_BREAKER_OPEN, "circuit breaker open"))
+        price = pricing.price_next(name, now=now)
+        try:
+            result = provider_class().send(message)
+        except ProviderError as err:
+            if err.recipient_fault:
+                breaker.release(permit)
+                raise _AttemptFailed(_Failure(AttemptOutcome.RECIPIENT_FAULT, str(err), err.error_code)) from err
+            breaker.record_failure(permit, str(err))
+            raise _AttemptFailed(_Failure(AttemptOutcome.PROVIDER_FAULT, str(err), err.error_code)) from err
+        except Exception as err:
+            # An SDK bug or an unexpected answer is the provider's fault, never the caller's.
+            breaker.record_failure(permit, f"{type(err).__name__}")
+            raise _AttemptFailed(
+                _Failure(AttemptOutcome.PROVIDER_FAULT, f"unexpected {type(err).__name__}: {err}")
+            ) from err
+        breaker.record_success(permit)
+        return result.provider_message_id, price
+
+
+class _AttemptFailed(Exception):
+    def __init__(self, failure: _Failure) -> None:
+        super().__init__(failure.error)
+        self.failure = failure
+
+
+def record_attempt(
+    log: CommunicationLog, provider: str, outcome: str, started: float, *, error: str = "", error_code: str = ""
+) -> DeliveryAttempt:
+    duration_ms = int((time.monotonic() - started) * 1000)
+    attempt = DeliveryAttempt.objects.create(
+        log=log,
+        provider=provider,
+        outcome=outcome,
+        error=error[:2000],
+        error_code=error_code[:64],
+        duration_ms=duration_ms,
+    )
+    log_event(
+        logger,
+        "messaging.attempt",
+        message_id=str(log.message_id),
+        channel=log.channel,
+        provider=provider,
+        outcome=outcome,
+        recipient=mask_recipient(log.recipient),
+        duration_ms=duration_ms,
+        error_code=error_code,
+    )
+    return attempt
+
+
+def mark_sent(log: CommunicationLog, *, provider: str, provider_message_id: str, cost: Decimal) -> None:
+    log.status = MessageStatus.SENT
+    log.provider_used = provider
+    log.provider_message_id = provider_message_id[:255]
+    log.cost = cost
+    log.sent_at = timezone.now()
+    log.error_message = ""
+    log.save(update_fields=["status", "provider_used", "provider_message_id", "cost", "sent_at", "error_message"])
+
+
+def mark_failed(log: CommunicationLog, error: str) -> None:
+    log.status = MessageStatus.FAILED
+    log.error_message = error[:4000]
+    log.save(update_fields=["status", "error_message"])
+    log_event(
+        logger,
+        "messaging.failed",
+        message_id=str(log.message_id),
+        channel=log.channel,
+        recipient=mask_recipient(log.recipient),
+    )

@@ -1,0 +1,113 @@
+"""What a worker does with one OneTimeCode: claim, generate, send, settle.
+
+The plaintext code lives only in this module's local variables, between generate_code()
+and the provider call.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from messaging.models import Channel, CommunicationLog, MessageStatus
+from messaging.providers.base import EmailMessage, Message, SmsMessage
+from messaging.service import UnifiedMessagingService, mark_failed
+from otp.codes import generate_code, hash_code
+from otp.models import OneTimeCode
+
+
+@dataclass(frozen=True)
+class DeliveryStep:
+    """What the task should do next: nothing (done), or retry after `retry_in` seconds."""
+
+    done: bool
+    reason: str
+    retry_in: float = 0.0
+
+
+def deliver_one_time_code(otp_id: str, *, retries: int, lease_seconds: float) -> DeliveryStep:
+    """Deliver the code for `otp_id` once, however often it is called.
+
+    Returns a DeliveryStep; never raises for a provider failure.
+    """
+    otp = OneTimeCode.objects.select_related("log").filter(pk=otp_id).first()
+    if otp is None or otp.log is None:
+        return DeliveryStep(done=True, reason="no such code")
+    log = otp.log
+    now = timezone.now()
+    claimed = (
+        CommunicationLog.objects.filter(pk=log.pk)
+        .filter(
+            Q(status=MessageStatus.QUEUED)
+            | Q(status=MessageStatus.SENDING, claimed_at__lt=now - timedelta(seconds=lease_seconds))
+        )
+        .update(status=MessageStatus.SENDING, claimed_at=now)
+    )
+    if not claimed:
+        log.refresh_from_db()
+        if log.status == MessageStatus.SENDING and log.claimed_at is not None:
+            # Another worker holds it; look again once its lease has run out.
+            remaining = (log.claimed_at + timedelta(seconds=lease_seconds) - now).total_seconds()
+            return DeliveryStep(done=False, reason="claimed by another worker", retry_in=max(remaining, 1.0))
+        return DeliveryStep(done=True, reason=f"already {log.status}")
+    log.refresh_from_db()
+    if otp.used_at or otp.invalidated_at or otp.expires_at <= now:
+        mark_failed(log, "code replaced or expired before delivery")
+        return DeliveryStep(done=True, reason="stale")
+
+    code = generate_code()
+    OneTimeCode.objects.filter(pk=otp.pk).update(code_hash=hash_code(code, otp_id=str(otp.pk)))
+    outcome = UnifiedMessagingService().deliver(log, render_message(otp, code))
+    del code
+    if not outcome.retryable:
+        return DeliveryStep(done=True, reason=outcome.status)
+    return _retry_or_give_up(log, otp.expires_at, retries=retries, error=outcome.error, now=timezone.now())
+
+
+def _retry_or_give_up(
+    log: CommunicationLog, expires_at: datetime, *, retries: int, error: str, now: datetime
+) -> DeliveryStep:
+    delay = backoff_delay(retries)
+    if retries >= settings.OTP_DELIVERY_MAX_RETRIES or now + timedelta(seconds=delay) >= expires_at:
+        mark_failed(log, f"every provider failed: {error}")
+        return DeliveryStep(done=True, reason="failed")
+    # Back in the queue, so whichever worker runs the retry can claim it.
+    CommunicationLog.objects.filter(pk=log.pk).update(status=MessageStatus.QUEUED, claimed_at=None, error_message=error)
+    return DeliveryStep(done=False, reason="every provider failed", retry_in=delay)
+
+
+def backoff_delay(retries: int) -> float:
+    """Exponential backoff with equal jitter: half the step fixed, half random."""
+    step = min(settings.OTP_RETRY_BACKOFF_MAX, settings.OTP_RETRY_BACKOFF_BASE * 2**retries)
+    return step / 2 + random.uniform(0, step / 2)
+
+
+def render_message(otp: OneTimeCode, code: str) -> Message:
+    minutes = max(1, settings.OTP_TTL_SECONDS // 60)
+    service = settings.OTP_SERVICE_NAME
+    tags = {"purpose": otp.purpose, "tenant": otp.tenant_id}
+    if otp.channel == Channel.SMS:
+        body = f"{code} is your {service} code. It expires in {minutes} minutes. Never share it."
+        return SmsMessage(to=otp.recipient, body=body, tags=tags)
+    text = (
+        f"Your {service} code is {code}\n\nIt expires in {minutes} minutes. "
+        "If you did not ask for it, you can ignore this email."
+    )
+    html = (
+        f'<p>Your {service} code is</p><p style="font-size:24px;letter-spacing:4px"><strong>{code}</strong></p>'
+        f"<p>It expires in {minutes} minutes. If you did not ask for it, you can ignore this email.</p>"
+    )
+    return EmailMessage(
+        to=otp.recipient,
+        subject=f"Your {service} code",
+        text=text,
+        html=html,
+        from_email=settings.OTP_FROM_EMAIL,
+        from_name=settings.OTP_FROM_NAME,
+        tags=tags,
+    )

@@ -1,0 +1,21 @@
+"""Create the development admin user once and keep its password in .run/admin-password."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "otpsite.settings")
+django.setup()
+
+from django.contrib.auth import get_user_model  # noqa: E402
+
+password_file = Path(__file__).resolve().parent.parent / ".run" / "admin-password"
+User = get_user_model()
+if not User.objects.filter(username="admin").exists():
+    password = secrets.token_urlsafe(12)
+    User.objects.create_superuser("admin", "admin@example.com", password)
+    password_file.write_text(f"admin {password}\n")

