@@ -27,10 +27,13 @@ task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
 
 # Time limits stay well under the broker's visibility timeout, and no retry ETA goes beyond it.
-task_soft_time_limit = 45
-task_time_limit = 60
+task_time_limit = settings.CELERY_TASK_TIME_LIMIT
+task_soft_time_limit = max(1, int(task_time_limit * 0.75))
 broker_transport_options = {
-    "visibility_timeout": 3600,
+    "visibility_timeout": settings.CELERY_VISIBILITY_TIMEOUT,
+    # Sweep for tasks of dead workers every few seconds (kombu's default is about every 100 s).
+    "unacked_restore_interval": max(1, min(10, settings.CELERY_VISIBILITY_TIMEOUT // 5)),
+    "unacked_restore_throttle": 1,
     "socket_timeout": settings.REDIS_SOCKET_TIMEOUT * 4,
     "socket_connect_timeout": settings.REDIS_SOCKET_TIMEOUT * 2,
 }
@@ -38,6 +41,9 @@ broker_connection_retry_on_startup = True
 # A publish from a web request fails fast when Redis is down, so the request can answer 503.
 task_publish_retry_policy = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 broker_connection_timeout = 1.0
+
+# What a task prints (the console SMS provider) stays on stdout instead of becoming a log record.
+worker_redirect_stdouts = False
 
 # Flower and `celery events` see task progress.
 worker_send_task_events = True

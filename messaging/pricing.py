@@ -53,10 +53,14 @@ def price_of(provider: str) -> Price:
     entry = settings.MESSAGING_PRICES.get(provider, {})
     return Price(
         per_message=Decimal(str(entry.get("per_message") or 0)),
-        free_per_month=int(entry.get("free_per_month") or 0),
-        daily_quota=None if entry.get("daily_quota") is None else int(entry["daily_quota"]),
-        monthly_quota=None if entry.get("monthly_quota") is None else int(entry["monthly_quota"]),
+        free_per_month=optional_int(entry.get("free_per_month")) or 0,
+        daily_quota=optional_int(entry.get("daily_quota")),
+        monthly_quota=optional_int(entry.get("monthly_quota")),
     )
+
+
+def optional_int(value: object) -> int | None:
+    return None if value is None else int(str(value))
 
 
 def month_start(now: datetime) -> datetime:

@@ -111,6 +111,14 @@ REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 # Seconds a Redis call from the web or a worker may take before the store counts as down.
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.5)
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+# A task is killed after CELERY_TASK_TIME_LIMIT seconds; an unacknowledged task (its worker died)
+# goes back to the queue after CELERY_VISIBILITY_TIMEOUT. The limit must stay below the timeout.
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=60)
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+if CELERY_TASK_TIME_LIMIT >= CELERY_VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured("CELERY_TASK_TIME_LIMIT must be below CELERY_VISIBILITY_TIMEOUT.")
+# How long a worker's claim on a message stands before another worker may take it over.
+OTP_CLAIM_LEASE_SECONDS = env.int("OTP_CLAIM_LEASE_SECONDS", default=CELERY_TASK_TIME_LIMIT + 30)
 
 # --- OTP ---------------------------------------------------------------------------------
 
@@ -238,7 +246,18 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Last line of defence: a run of OTP_LENGTH digits that reaches a handler is redacted.
+    "filters": {"redact_codes": {"()": "messaging.logging_filters.RedactCodesFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_codes"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        # SDK loggers write whole request bodies (the code among them) at DEBUG: never below WARNING.
+        "python_http_client": {"level": "WARNING"},
+        "botocore": {"level": "WARNING"},
+        "boto3": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+        "twilio": {"level": "WARNING"},
+        "twilio.http_client": {"level": "WARNING"},
+    },
 }

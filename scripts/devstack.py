@@ -55,7 +55,7 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
     raise SystemExit(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
-def stop_all(*_: object) -> None:
+def stop_children() -> None:
     for _name, process in reversed(children):
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
@@ -64,6 +64,11 @@ def stop_all(*_: object) -> None:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+    children.clear()
+
+
+def stop_all(*_: object) -> None:
+    stop_children()
     raise SystemExit(0)
 
 
@@ -167,9 +172,12 @@ def main() -> None:
         for name, process in children:
             if process.poll() is not None:
                 print(f"{name} exited with {process.returncode}; stopping.", flush=True)
-                stop_all()
+                raise SystemExit(1)
         time.sleep(1)
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        stop_children()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -43,6 +45,9 @@ class SmtpSink:
     messages: list[ParsedEmail] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
     reject_with: str | None = None
+    # While set, DATA is never answered: the sender hangs mid-send (a worker can be killed there).
+    hold_data: bool = False
+    data_started: threading.Event = field(default_factory=threading.Event)
     received: threading.Condition = field(default_factory=threading.Condition)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -52,6 +57,9 @@ class SmtpSink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        self.data_started.set()
+        if self.hold_data:
+            await asyncio.Event().wait()
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.received:
             self.messages.append(parsed)  # type: ignore[arg-type]
@@ -100,8 +108,14 @@ class WorkerProcess:
     def output(self) -> str:
         return self.output_path.read_text(errors="replace")
 
+    def kill(self) -> None:
+        """SIGKILL the main process and its pool children at once, as a crashed machine would."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
     def stop(self) -> None:
         if self.process.poll() is None:
+            # Warm shutdown of the whole group: the main process waits for its pool children.
             self.process.terminate()
             try:
                 self.process.wait(timeout=15)
@@ -154,7 +168,7 @@ def start_worker(django_db_setup, django_db_blocker, tmp_path) -> Iterator[Calla
         }
         output_path = tmp_path / f"{hostname.split('@')[0]}.log"
         with open(output_path, "wb") as output:
-            process = subprocess.Popen(
+            process = subprocess.Popen(  # its own process group, so a test can kill it whole
                 [
                     sys.executable,
                     "-m",
@@ -174,6 +188,7 @@ def start_worker(django_db_setup, django_db_blocker, tmp_path) -> Iterator[Calla
                 env=env,
                 stdout=output,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         worker = WorkerProcess(process=process, hostname=hostname, output_path=output_path)
         started.append(worker)

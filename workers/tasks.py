@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import Task, shared_task
+from django.conf import settings
 
 from otp.delivery import deliver_one_time_code
 
@@ -10,8 +11,7 @@ from otp.delivery import deliver_one_time_code
 @shared_task(bind=True, name="workers.tasks.deliver_otp", max_retries=None)
 def deliver_otp(self: Task, otp_id: str) -> str:
     """Deliver one OneTimeCode by id; retries itself while providers are down and the code is valid."""
-    lease = float(self.app.conf.task_time_limit or 60) + 30
-    step = deliver_one_time_code(otp_id, retries=self.request.retries, lease_seconds=lease)
+    step = deliver_one_time_code(otp_id, retries=self.request.retries, lease_seconds=settings.OTP_CLAIM_LEASE_SECONDS)
     if not step.done:
         raise self.retry(countdown=step.retry_in)
     return step.reason

@@ -1,9 +1,66 @@
-"""PLACEHOLDER until the real SDK provider lands (issue 3)."""
+"""Email through SendGrid's v3 Mail Send API, with the official `sendgrid` SDK."""
 
 from __future__ import annotations
 
+import base64
+import json
+from http.client import HTTPException
+
+from django.conf import settings
+from python_http_client.exceptions import HTTPError
+from sendgrid import SendGridAPIClient
+from sendgrid.helpers.mail import Attachment, Bcc, Category, Cc, Mail, ReplyTo
+
 from messaging.models import Channel
-from messaging.providers.base import Message, Provider, SendResult
+from messaging.providers.base import EmailMessage, Message, Provider, ProviderError, SendResult
+
+# HTTP status -> whether retrying the same request would fail the same way. Statuses not listed
+# are permanent below 500 and passing from 500 on.
+SENDGRID_STATUS_PERMANENT: dict[int, bool] = {400: True, 401: True, 403: True, 413: True, 429: False}
+# A 400 whose error names one of these fields blames the recipient's address, not our request.
+SENDGRID_RECIPIENT_FIELDS = ("personalizations.0.to",)
+
+
+def build_mail(message: EmailMessage) -> Mail:
+    mail = Mail(
+        from_email=(message.from_email or settings.OTP_FROM_EMAIL, message.from_name or settings.OTP_FROM_NAME),
+        to_emails=message.to,
+        subject=message.subject,
+        plain_text_content=message.text,
+        html_content=message.html or None,
+    )
+    for address in message.cc:
+        mail.add_cc(Cc(address))
+    for address in message.bcc:
+        mail.add_bcc(Bcc(address))
+    if message.reply_to:
+        mail.reply_to_list = [ReplyTo(address) for address in message.reply_to]
+    for attachment in message.attachments:
+        encoded = base64.b64encode(attachment.content).decode("ascii")
+        mail.add_attachment(Attachment(encoded, attachment.filename, attachment.mimetype, "attachment"))
+    for name, value in list(message.tags.items())[:10]:
+        mail.add_category(Category(f"{name}:{value}"[:255]))
+    return mail
+
+
+def blames_recipient(status: int, body: str) -> bool:
+    try:
+        errors = json.loads(body).get("errors", []) if status == 400 else []
+    except (ValueError, AttributeError):
+        return False
+    return any(str(error.get("field", "")).startswith(SENDGRID_RECIPIENT_FIELDS) for error in errors)
+
+
+def sendgrid_error(err: HTTPError) -> ProviderError:
+    status = int(err.status_code)
+    body = err.body.decode(errors="replace") if isinstance(err.body, bytes) else str(err.body)
+    return ProviderError(
+        f"SendGrid {status} {err.reason}",
+        permanent=SENDGRID_STATUS_PERMANENT.get(status, status < 500),
+        recipient_fault=blames_recipient(status, body),
+        status_code=status,
+        body=body,
+    )
 
 
 class SendGridProvider(Provider):
@@ -13,7 +70,17 @@ class SendGridProvider(Provider):
 
     @classmethod
     def is_configured(cls) -> bool:
-        return False
+        return bool(settings.SENDGRID_API_KEY and settings.SENDGRID_API_HOST)
 
     def send(self, message: Message) -> SendResult:
-        raise NotImplementedError
+        assert isinstance(message, EmailMessage)
+        client = SendGridAPIClient(api_key=settings.SENDGRID_API_KEY, host=settings.SENDGRID_API_HOST)
+        # urllib has one socket timeout: it bounds the connect and each read alike.
+        timeout = max(settings.PROVIDER_CONNECT_TIMEOUT, settings.PROVIDER_READ_TIMEOUT)
+        try:
+            response = client.client.mail.send.post(request_body=build_mail(message).get(), timeout=timeout)
+        except HTTPError as err:
+            raise sendgrid_error(err) from err
+        except (OSError, HTTPException) as err:  # URLError, timeouts, refused or dropped connections
+            raise ProviderError(f"SendGrid unreachable: {type(err).__name__}: {err}", code="Unreachable") from err
+        return SendResult(provider_message_id=str(response.headers.get("X-Message-Id", "")))

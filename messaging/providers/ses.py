@@ -1,9 +1,41 @@
-"""PLACEHOLDER until the real SDK provider lands (issue 3)."""
+"""Email through Amazon SES v2 (boto3 `sesv2` SendEmail)."""
 
 from __future__ import annotations
 
+import re
+from email.utils import formataddr, make_msgid
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
+
 from messaging.models import Channel
-from messaging.providers.base import Message, Provider, SendResult
+from messaging.providers.aws import aws_client, aws_error, aws_is_configured
+from messaging.providers.base import EmailMessage, Message, Provider, SendResult
+from messaging.providers.smtp import build_mime
+
+# SES takes any well-formed recipient and reports bounces later through its notifications, so no
+# SendEmail error code blames the recipient; every error is the provider's (see aws.py).
+SES_RECIPIENT_FAULTS: dict[str, str] = {}
+# SES message tag names and values allow only these characters.
+TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")
+
+
+def email_tags(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Name": TAG_UNSAFE.sub("_", k)[:256], "Value": TAG_UNSAFE.sub("_", v)[:256]} for k, v in tags.items()]
+
+
+def simple_content(message: EmailMessage) -> dict[str, Any]:
+    body = {"Text": {"Data": message.text, "Charset": "UTF-8"}}
+    if message.html:
+        body["Html"] = {"Data": message.html, "Charset": "UTF-8"}
+    return {"Simple": {"Subject": {"Data": message.subject, "Charset": "UTF-8"}, "Body": body}}
+
+
+def raw_content(message: EmailMessage, *, sender: str) -> dict[str, Any]:
+    """The whole MIME message, the only way SES v2 carries attachments."""
+    mime = build_mime(message, message_id=make_msgid(domain=sender.rpartition("@")[2] or "localhost"))
+    return {"Raw": {"Data": mime.as_bytes()}}
 
 
 class SESProvider(Provider):
@@ -13,7 +45,26 @@ class SESProvider(Provider):
 
     @classmethod
     def is_configured(cls) -> bool:
-        return False
+        return aws_is_configured()
 
     def send(self, message: Message) -> SendResult:
-        raise NotImplementedError
+        assert isinstance(message, EmailMessage)
+        sender = message.from_email or settings.OTP_FROM_EMAIL
+        from_name = message.from_name or settings.OTP_FROM_NAME
+        request: dict[str, Any] = {
+            "FromEmailAddress": formataddr((from_name, sender)),
+            "Destination": {
+                "ToAddresses": [message.to],
+                "CcAddresses": list(message.cc),
+                "BccAddresses": list(message.bcc),
+            },
+            "ReplyToAddresses": list(message.reply_to),
+            "Content": raw_content(message, sender=sender) if message.attachments else simple_content(message),
+        }
+        if message.tags:
+            request["EmailTags"] = email_tags(message.tags)
+        try:
+            response = aws_client("sesv2").send_email(**request)
+        except (ClientError, BotoCoreError) as err:
+            raise aws_error(err, recipient_faults=SES_RECIPIENT_FAULTS) from err
+        return SendResult(provider_message_id=str(response["MessageId"]))

@@ -36,6 +36,10 @@ def build_mime(message: EmailMessage, *, message_id: str) -> MIMEMessage:
     return mime
 
 
+def as_text(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
+
+
 class SMTPProvider(Provider):
     name = "smtp"
     display_name = "SMTPProvider"
@@ -61,13 +65,13 @@ class SMTPProvider(Provider):
         except smtplib.SMTPRecipientsRefused as err:
             code, reply = next(iter(err.recipients.values()))
             raise ProviderError(
-                f"recipient refused: {code} {reply.decode(errors='replace')}",
+                f"recipient refused: {code} {as_text(reply)}",
                 recipient_fault=code in RECIPIENT_FAULT_CODES,
                 status_code=code,
             ) from err
         except smtplib.SMTPResponseException as err:
             raise ProviderError(
-                f"SMTP {err.smtp_code}: {err.smtp_error.decode(errors='replace')}",
+                f"SMTP {err.smtp_code}: {as_text(err.smtp_error)}",
                 permanent=err.smtp_code >= 500,
                 status_code=err.smtp_code,
             ) from err

@@ -1,9 +1,30 @@
-"""PLACEHOLDER until the real SDK provider lands (issue 3)."""
+"""SMS through Amazon SNS (boto3 `sns` Publish to a phone number)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
+
 from messaging.models import Channel
-from messaging.providers.base import Message, Provider, SendResult
+from messaging.providers.aws import aws_client, aws_error, aws_is_configured
+from messaging.providers.base import Message, Provider, SendResult, SmsMessage
+
+# AWS error code -> a word its message holds when the recipient is at fault. SNS answers
+# "InvalidParameter: Invalid parameter: PhoneNumber Reason: ... is not valid" for a bad number;
+# the same code about any other parameter (a sender id, an attribute) is our fault, not theirs.
+SNS_RECIPIENT_FAULTS: dict[str, str] = {
+    "InvalidParameter": "phone",
+    "InvalidParameterValue": "phone",
+}
+
+
+def sms_attributes() -> dict[str, dict[str, str]]:
+    attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
+    if settings.SNS_SENDER_ID:
+        attributes["AWS.SNS.SMS.SenderID"] = {"DataType": "String", "StringValue": settings.SNS_SENDER_ID}
+    return attributes
 
 
 class SNSProvider(Provider):
@@ -13,7 +34,17 @@ class SNSProvider(Provider):
 
     @classmethod
     def is_configured(cls) -> bool:
-        return False
+        return aws_is_configured()
 
     def send(self, message: Message) -> SendResult:
-        raise NotImplementedError
+        assert isinstance(message, SmsMessage)
+        request: dict[str, Any] = {
+            "PhoneNumber": message.to,
+            "Message": message.body,
+            "MessageAttributes": sms_attributes(),
+        }
+        try:
+            response = aws_client("sns").publish(**request)
+        except (ClientError, BotoCoreError) as err:
+            raise aws_error(err, recipient_faults=SNS_RECIPIENT_FAULTS) from err
+        return SendResult(provider_message_id=str(response["MessageId"]))

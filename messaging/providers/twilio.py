@@ -1,9 +1,59 @@
-"""PLACEHOLDER until the real SDK provider lands (issue 3)."""
+"""SMS through Twilio's Messages API, with the official `twilio` SDK."""
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
+
+from django.conf import settings
+from requests.exceptions import RequestException
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
 from messaging.models import Channel
-from messaging.providers.base import Message, Provider, SendResult
+from messaging.providers.base import Message, Provider, ProviderError, SendResult, SmsMessage
+
+# Twilio error codes that blame the recipient: the chain stops and the breaker does not count them.
+TWILIO_RECIPIENT_CODES: dict[int, str] = {
+    21211: "invalid 'To' phone number",
+    21217: "phone number does not appear to be valid",
+    21610: "recipient has opted out (STOP)",
+    21612: "'To' number cannot be reached by SMS",
+    21614: "'To' number is not a mobile number",
+}
+# HTTP status -> whether retrying would fail the same way; unlisted: permanent below 500.
+TWILIO_STATUS_PERMANENT: dict[int, bool] = {400: True, 401: True, 403: True, 404: True, 429: False}
+
+
+class TimedHttpClient(TwilioHttpClient):
+    """TwilioHttpClient with separate connect and read timeouts (requests takes the pair)."""
+
+    def __init__(self, *, connect: float, read: float) -> None:
+        super().__init__(timeout=read)
+        self.timeout = (connect, read)  # type: ignore[assignment]
+
+
+@lru_cache(maxsize=8)
+def twilio_client(sid: str, token: str, base_url: str, connect: float, read: float) -> Client:
+    """One client (and connection pool) per process and setting."""
+    client = Client(sid, token, http_client=TimedHttpClient(connect=connect, read=read))
+    client.api.base_url = base_url  # the SDK's per-domain override; the stand-in takes its place
+    return client
+
+
+def twilio_error(err: TwilioRestException | TwilioServiceException) -> ProviderError:
+    code = int(err.code or 0)
+    status = int(err.status)
+    text = getattr(err, "msg", "") or getattr(err, "detail", "") or getattr(err, "title", "")
+    return ProviderError(
+        f"Twilio {code or status}: {text}",
+        permanent=TWILIO_STATUS_PERMANENT.get(status, status < 500),
+        recipient_fault=code in TWILIO_RECIPIENT_CODES,
+        code=str(code) if code else "",
+        status_code=status,
+        body=json.dumps({"code": code, "status": status, "message": text}),
+    )
 
 
 class TwilioProvider(Provider):
@@ -13,7 +63,28 @@ class TwilioProvider(Provider):
 
     @classmethod
     def is_configured(cls) -> bool:
-        return False
+        has_sender = settings.TWILIO_FROM_NUMBER or settings.TWILIO_MESSAGING_SERVICE_SID
+        return bool(settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN and has_sender)
 
     def send(self, message: Message) -> SendResult:
-        raise NotImplementedError
+        assert isinstance(message, SmsMessage)
+        client = twilio_client(
+            settings.TWILIO_ACCOUNT_SID,
+            settings.TWILIO_AUTH_TOKEN,
+            settings.TWILIO_API_BASE_URL,
+            float(settings.PROVIDER_CONNECT_TIMEOUT),
+            float(settings.PROVIDER_READ_TIMEOUT),
+        )
+        # A messaging service picks its own sender from its pool; otherwise the one number.
+        sender = (
+            {"messaging_service_sid": settings.TWILIO_MESSAGING_SERVICE_SID}
+            if settings.TWILIO_MESSAGING_SERVICE_SID
+            else {"from_": settings.TWILIO_FROM_NUMBER}
+        )
+        try:
+            created = client.messages.create(to=message.to, body=message.body, **sender)
+        except (TwilioRestException, TwilioServiceException) as err:
+            raise twilio_error(err) from err
+        except (RequestException, TwilioException) as err:  # timeouts, refused or dropped connections
+            raise ProviderError(f"Twilio unreachable: {type(err).__name__}: {err}", code="Unreachable") from err
+        return SendResult(provider_message_id=str(created.sid))

@@ -1,0 +1,89 @@
+"""What the SES and SNS providers share: one boto3 client per process and setting, and error tables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
+from django.conf import settings
+
+from messaging.providers.base import ProviderError
+
+# AWS error code -> whether retrying the same request would fail the same way. Codes not listed
+# fall back to their HTTP status (PERMANENT_STATUSES); the query APIs answer throttling with 400,
+# so the passing ones are listed explicitly.
+AWS_CODE_PERMANENT: dict[str, bool] = {
+    "MessageRejected": True,  # SES: sender or domain not verified, or the account is in the sandbox
+    "MailFromDomainNotVerifiedException": True,
+    "AccountSuspendedException": True,
+    "SendingPausedException": True,
+    "AuthorizationError": True,
+    "InvalidClientTokenId": True,
+    "SignatureDoesNotMatch": True,
+    "UnrecognizedClientException": True,
+    "AccessDenied": True,
+    "AccessDeniedException": True,
+    "Throttling": False,
+    "ThrottlingException": False,
+    "TooManyRequestsException": False,
+    "LimitExceededException": False,
+    "InternalFailure": False,
+    "InternalError": False,
+    "ServiceUnavailable": False,
+}
+PERMANENT_STATUSES = frozenset({400, 401, 403, 404})
+
+
+def aws_is_configured() -> bool:
+    """boto3 finds credentials (environment, profile, role) and a region."""
+    session = boto3.session.Session(region_name=settings.AWS_REGION or None)
+    return bool(session.region_name) and session.get_credentials() is not None
+
+
+def aws_client(service: str) -> Any:
+    """The service's client for the current settings (built once per process per setting)."""
+    return _client(
+        service,
+        settings.AWS_REGION or None,
+        settings.AWS_ENDPOINT_URL or None,
+        float(settings.PROVIDER_CONNECT_TIMEOUT),
+        float(settings.PROVIDER_READ_TIMEOUT),
+    )
+
+
+@lru_cache(maxsize=16)
+def _client(service: str, region: str | None, endpoint: str | None, connect: float, read: float) -> Any:
+    # Retries belong to the failover loop and Celery, so the SDK makes exactly one attempt.
+    config = Config(connect_timeout=connect, read_timeout=read, retries={"total_max_attempts": 1, "mode": "standard"})
+    return boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint, config=config)
+
+
+def aws_error(err: Exception, *, recipient_faults: dict[str, str]) -> ProviderError:
+    """Translate a botocore exception into a ProviderError.
+
+    recipient_faults maps an AWS error code to a word its message must hold for the recipient to
+    be at fault (e.g. InvalidParameter about a "phone number"); everything else is a provider fault.
+    """
+    if isinstance(err, ClientError):
+        error = err.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        text = str(error.get("Message", ""))
+        status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        recipient_word = recipient_faults.get(code)
+        recipient_fault = recipient_word is not None and recipient_word in text.lower()
+        permanent = AWS_CODE_PERMANENT.get(code, status in PERMANENT_STATUSES)
+        return ProviderError(
+            f"{code}: {text}",
+            permanent=permanent,
+            recipient_fault=recipient_fault,
+            code=code,
+            status_code=status,
+            body=str(err.response.get("Error", "")),
+        )
+    if isinstance(err, ConnectTimeoutError | ReadTimeoutError):
+        return ProviderError(f"timed out: {err}", code="Timeout")
+    assert isinstance(err, BotoCoreError)
+    return ProviderError(f"{type(err).__name__}: {err}", code=type(err).__name__)

@@ -1,0 +1,319 @@
+"""The send limits, SMS pumping guards and verification lockout, against the real Redis."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from otp.limits import (
+    DestinationRefused,
+    LimitsUnavailable,
+    RateLimited,
+    check_send,
+    check_sms_destination,
+    check_verify_allowed,
+    prefix_blocks_today,
+    record_verify_failure,
+    record_verify_success,
+)
+from otpsite.redis import get_redis
+
+
+def send(recipient="jane@example.com", *, channel="email", tenant_id="acme", client_ip="203.0.113.7"):
+    check_send(channel=channel, recipient=recipient, tenant_id=tenant_id, client_ip=client_ip)
+
+
+def refusal(**kwargs) -> RateLimited:
+    with pytest.raises(RateLimited) as refused:
+        send(**kwargs)
+    return refused.value
+
+
+def admitted(**kwargs) -> bool:
+    try:
+        send(**kwargs)
+    except RateLimited:
+        return False
+    return True
+
+
+@pytest.fixture
+def no_cooldown(settings):
+    settings.OTP_RESEND_COOLDOWN_SECONDS = 0
+
+
+# --- Send limits ------------------------------------------------------------------------------
+
+
+def test_fifty_concurrent_sends_to_one_recipient_admit_exactly_three(no_cooldown):
+    barrier = threading.Barrier(50)
+
+    def one_send(n: int) -> bool:
+        barrier.wait()
+        return admitted(client_ip=f"198.51.100.{n}")
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        outcomes = list(pool.map(one_send, range(50)))
+    assert outcomes.count(True) == 3
+
+
+def test_the_fourth_send_within_the_window_is_refused_until_the_first_leaves_it(no_cooldown):
+    for _ in range(3):
+        send()
+    refused = refusal()
+    assert refused.scope == "recipient"
+    assert 598 <= refused.retry_after <= 600
+
+
+def test_a_refused_send_uses_up_no_other_allowance(no_cooldown, settings):
+    settings.OTP_SEND_LIMIT_PER_IP = 5
+    for _ in range(3):
+        send("jane@example.com")
+    for _ in range(10):
+        assert refusal(recipient="jane@example.com").scope == "recipient"
+    # The ten refusals did not count against the IP: two more recipients still fit in its five.
+    assert admitted(recipient="bob@example.com")
+    assert admitted(recipient="eve@example.com")
+    assert refusal(recipient="ann@example.com").scope == "ip"
+
+
+def test_a_resend_within_the_cooldown_is_refused_with_the_time_left():
+    send()
+    refused = refusal()
+    assert refused.scope == "cooldown"
+    assert 59 <= refused.retry_after <= 60
+
+
+def test_changing_the_case_of_an_address_buys_no_new_allowance():
+    send("Jane@Example.com")
+    assert refusal(recipient="jane@example.com").scope == "cooldown"
+
+
+def test_the_per_recipient_limit_holds_across_tenants(no_cooldown):
+    for tenant in ("a", "b", "c"):
+        send(tenant_id=tenant)
+    assert refusal(tenant_id="d").scope == "recipient"
+
+
+def test_retry_after_names_the_limit_that_frees_last(settings):
+    settings.OTP_SEND_LIMIT_PER_RECIPIENT = 1
+    send()
+    refused = refusal()
+    # Both the 60 s cooldown and the 600 s recipient window refuse it; only the later one matters.
+    assert refused.scope == "recipient"
+    assert refused.retry_after > 60
+
+
+def test_one_client_ip_is_limited_across_recipients():
+    for n in range(20):
+        send(f"user{n}@example.com")
+    refused = refusal(recipient="user20@example.com")
+    assert refused.scope == "ip"
+    assert 3598 <= refused.retry_after <= 3600
+    assert admitted(recipient="user20@example.com", client_ip="198.51.100.1")
+
+
+def test_ipv6_clients_are_counted_per_64(settings):
+    settings.OTP_SEND_LIMIT_PER_IP = 2
+    send("a@example.com", client_ip="2001:db8:1:2::1")
+    send("b@example.com", client_ip="2001:db8:1:2:ffff::9")
+    assert refusal(recipient="c@example.com", client_ip="2001:db8:1:2::abcd").scope == "ip"
+    assert admitted(recipient="c@example.com", client_ip="2001:db8:1:3::1")
+
+
+def test_a_tenant_is_limited_across_recipients_and_addresses(settings):
+    settings.OTP_SEND_LIMIT_PER_TENANT = 5
+    for n in range(5):
+        send(f"user{n}@example.com", client_ip=f"198.51.100.{n}")
+    assert refusal(recipient="user5@example.com", client_ip="198.51.100.5").scope == "tenant"
+    assert admitted(recipient="user5@example.com", client_ip="198.51.100.5", tenant_id="other")
+
+
+def test_the_global_hourly_budget_stops_sms_but_not_email(settings):
+    settings.SMS_GLOBAL_HOURLY_BUDGET = 4
+    # Numbers in different prefixes, from different addresses: only the budget can refuse.
+    numbers = ["+12025550100", "+14165550123", "+447400123456", "+13125550199", "+16175550142"]
+    for n, number in enumerate(numbers[:4]):
+        send(number, channel="sms", client_ip=f"198.51.100.{n}")
+    refused = refusal(recipient=numbers[4], channel="sms", client_ip="198.51.100.9")
+    assert refused.scope == "sms_global"
+    assert 3598 <= refused.retry_after <= 3600
+    assert admitted(recipient="jane@example.com", client_ip="198.51.100.9")
+
+
+def test_a_sweep_of_adjacent_numbers_is_stopped_by_the_prefix_cap_logged_and_counted(settings, caplog):
+    settings.OTP_SEND_LIMIT_PER_IP = 1000
+    assert settings.SMS_PREFIX_DAILY_CAP == 20
+    sweep = [f"+1202555{n:04d}" for n in range(100, 140)]  # one prefix: +12025550
+    with caplog.at_level(logging.WARNING, logger="otp.limits"):
+        outcomes = [admitted(recipient=number, channel="sms") for number in sweep]
+    assert outcomes == [True] * 20 + [False] * 20
+    assert refusal(recipient="+12025550199", channel="sms").scope == "sms_prefix"
+    assert prefix_blocks_today() == 21
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 21  # one warning for each refusal counted
+    assert warnings[0] == "event=otp.send.prefix_cap prefix=+12025550 cap=20 ip=203.0.113.7"
+    assert not any(number in line for number in sweep for line in warnings)
+    assert admitted(recipient="+12025551100", channel="sms")
+
+
+def test_the_prefix_cap_refuses_with_the_time_until_its_oldest_send_leaves_the_day(settings):
+    settings.SMS_PREFIX_DAILY_CAP = 1
+    send("+12025550100", channel="sms")
+    refused = refusal(recipient="+12025550101", channel="sms")
+    assert refused.scope == "sms_prefix"
+    assert 86398 <= refused.retry_after <= 86400
+
+
+def test_no_prefix_block_is_counted_while_sends_pass():
+    send("+12025550100", channel="sms")
+    assert prefix_blocks_today() == 0
+
+
+# --- SMS destinations -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("number", ["+12025550100", "+14165550123", "+447400123456"])
+def test_numbers_in_the_allowed_countries_may_receive_sms(number):
+    check_sms_destination(number)
+
+
+@pytest.mark.parametrize(
+    ("number", "region"),
+    [
+        ("+18095551234", "DO"),  # shares +1 with the US and Canada
+        ("+33612345678", "FR"),
+        ("+447911123456", "GG"),  # shares +44 with the UK
+    ],
+)
+def test_numbers_outside_the_allowed_countries_are_refused(number, region):
+    with pytest.raises(DestinationRefused) as refused:
+        check_sms_destination(number)
+    assert refused.value.region == region
+    assert str(refused.value) == "Text messages cannot be sent to numbers in this country."
+
+
+def test_the_allow_list_comes_from_settings(settings):
+    settings.SMS_ALLOWED_COUNTRIES = ["FR"]
+    check_sms_destination("+33612345678")
+    with pytest.raises(DestinationRefused):
+        check_sms_destination("+12025550100")
+
+
+@pytest.mark.parametrize("number", ["+19005550123", "+449098790000"])
+def test_premium_rate_numbers_are_refused_even_in_allowed_countries(number):
+    with pytest.raises(DestinationRefused, match="premium-rate"):
+        check_sms_destination(number)
+
+
+@pytest.mark.parametrize("number", ["+1201555012", "not a number"])
+def test_numbers_with_no_country_are_refused(number):
+    with pytest.raises(DestinationRefused):
+        check_sms_destination(number)
+
+
+# --- Verification lockout ---------------------------------------------------------------------
+
+WHO = {"tenant_id": "acme", "recipient": "jane@example.com"}
+
+
+def fail(times: int, who=WHO) -> None:
+    for _ in range(times):
+        record_verify_failure(**who)
+
+
+def lock_refusal(who=WHO) -> RateLimited:
+    with pytest.raises(RateLimited) as refused:
+        check_verify_allowed(**who)
+    return refused.value
+
+
+def test_verification_locks_at_the_threshold_and_not_before(settings):
+    assert settings.OTP_LOCKOUT_THRESHOLD == 10
+    fail(9)
+    check_verify_allowed(**WHO)
+    fail(1)
+    refused = lock_refusal()
+    assert refused.scope == "verify_lockout"
+    assert 299 <= refused.retry_after <= 300
+
+
+def test_failures_add_up_across_a_resend():
+    fail(5)
+    send(WHO["recipient"], tenant_id=WHO["tenant_id"])
+    fail(5)
+    assert lock_refusal().scope == "verify_lockout"
+
+
+def test_each_further_lock_doubles_up_to_the_maximum(settings):
+    # A zero base makes the first lock end at once, so a second one can follow without waiting.
+    settings.OTP_LOCKOUT_BASE_SECONDS = 0
+    fail(10)
+    check_verify_allowed(**WHO)
+    fail(10)
+    settings.OTP_LOCKOUT_BASE_SECONDS = 300
+    assert 599 <= lock_refusal().retry_after <= 600
+    settings.OTP_LOCKOUT_MAX_SECONDS = 400
+    assert 399 <= lock_refusal().retry_after <= 400
+
+
+def test_failures_while_locked_do_not_extend_the_lock():
+    fail(10)
+    before = lock_refusal().retry_after
+    fail(50)
+    assert lock_refusal().retry_after <= before
+
+
+def test_a_success_forgets_failures_and_locks():
+    fail(10)
+    record_verify_success(**WHO)
+    check_verify_allowed(**WHO)
+    fail(9)
+    check_verify_allowed(**WHO)
+
+
+def test_failures_outside_the_window_are_not_added_up(settings):
+    settings.OTP_LOCKOUT_WINDOW_SECONDS = 0  # every failure opens a window of its own
+    fail(30)
+    check_verify_allowed(**WHO)
+
+
+def test_a_lock_holds_only_for_its_tenant_and_recipient():
+    fail(10)
+    check_verify_allowed(tenant_id="acme", recipient="bob@example.com")
+    check_verify_allowed(tenant_id="other", recipient="jane@example.com")
+    assert lock_refusal(who={"tenant_id": "acme", "recipient": "JANE@example.com"}).scope == "verify_lockout"
+
+
+def test_redis_never_holds_a_recipient_in_clear():
+    send("jane@example.com")
+    send("+12025550100", channel="sms")
+    fail(1)
+    keys = " ".join(get_redis().keys("*"))
+    assert "jane" not in keys
+    assert "2025550100" not in keys
+
+
+# --- Redis unreachable ------------------------------------------------------------------------
+
+CALLS = {
+    "check_send": lambda: send(),
+    "check_send_sms": lambda: send("+12025550100", channel="sms"),
+    "check_verify_allowed": lambda: check_verify_allowed(**WHO),
+    "record_verify_failure": lambda: record_verify_failure(**WHO),
+    "record_verify_success": lambda: record_verify_success(**WHO),
+    "prefix_blocks_today": prefix_blocks_today,
+}
+
+
+@pytest.mark.parametrize("name", CALLS)
+def test_every_check_fails_closed_within_a_second_when_redis_is_unreachable(settings, name):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    started = time.monotonic()
+    with pytest.raises(LimitsUnavailable):
+        CALLS[name]()
+    assert time.monotonic() - started < 1.0
