@@ -23,8 +23,13 @@ def delivered_code():
     CommunicationLog.objects.filter(pk=otp.log_id).update(
         status=MessageStatus.SENT, provider_used="smtp", provider_message_id="abc@local", sent_at=timezone.now()
     )
-    DeliveryAttempt.objects.create(log_id=otp.log_id, provider="ses", outcome=AttemptOutcome.PROVIDER_FAULT,
-                                   error="MessageRejected: Email address is not verified", error_code="MessageRejected")
+    DeliveryAttempt.objects.create(
+        log_id=otp.log_id,
+        provider="ses",
+        outcome=AttemptOutcome.PROVIDER_FAULT,
+        error="MessageRejected: Email address is not verified",
+        error_code="MessageRejected",
+    )
     DeliveryAttempt.objects.create(log_id=otp.log_id, provider="smtp", outcome=AttemptOutcome.SENT)
     return OneTimeCode.objects.get(pk=otp.pk)
 
@@ -56,8 +61,12 @@ def test_logs_cannot_be_added_changed_or_deleted_in_the_admin(admin_client, deli
     log_id = delivered_code.log_id
 
     assert admin_client.get(reverse("admin:messaging_communicationlog_add")).status_code == 403
-    assert admin_client.post(reverse("admin:messaging_communicationlog_delete", args=[log_id]),
-                             {"post": "yes"}).status_code == 403
+    assert (
+        admin_client.post(
+            reverse("admin:messaging_communicationlog_delete", args=[log_id]), {"post": "yes"}
+        ).status_code
+        == 403
+    )
     admin_client.post(reverse("admin:messaging_communicationlog_change", args=[log_id]), {"status": "failed"})
     assert CommunicationLog.objects.get(pk=log_id).status == MessageStatus.SENT
 

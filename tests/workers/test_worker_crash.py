@@ -18,8 +18,9 @@ def test_a_worker_killed_mid_send_leaves_the_message_to_another_worker_which_sen
 ):
     smtp_sink.hold_data = True
     first = start_worker(**CRASH_ENV)
-    response = client.post(SEND_URL, {"email": "crash@example.com", "purpose": "signup"},
-                           content_type="application/json")
+    response = client.post(
+        SEND_URL, {"email": "crash@example.com", "purpose": "signup"}, content_type="application/json"
+    )
     assert response.status_code == 202
     assert smtp_sink.data_started.wait(timeout=30), "the first worker never reached the SMTP DATA step"
     assert CommunicationLog.objects.get().status == MessageStatus.SENDING
@@ -31,8 +32,9 @@ def test_a_worker_killed_mid_send_leaves_the_message_to_another_worker_which_sen
     [message] = smtp_sink.wait_for(1, timeout=60)
     log = wait_for(lambda: CommunicationLog.objects.filter(status=MessageStatus.SENT).first(), what="redelivery")
     code = code_in(message.get_body(("plain",)).get_content())
-    verified = client.post(VERIFY_URL, {"email": "crash@example.com", "purpose": "signup", "code": code},
-                           content_type="application/json")
+    verified = client.post(
+        VERIFY_URL, {"email": "crash@example.com", "purpose": "signup", "code": code}, content_type="application/json"
+    )
     assert verified.status_code == 200
     assert log.provider_used == "smtp"
     assert len(smtp_sink.messages) == 1
