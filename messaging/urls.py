@@ -1,3 +1,10 @@
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import path
+
+from messaging.api import LivenessView, MessagingHealthView
+
+urlpatterns = [
+    path("health/messaging", MessagingHealthView.as_view(), name="health-messaging"),
+    path("health", LivenessView.as_view(), name="health"),
+]

@@ -1,0 +1,40 @@
+"""Health endpoints: provider health for operators, liveness for load balancers."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from messaging.health import UNHEALTHY, liveness, messaging_health
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+class MessagingHealthView(APIView):
+    """GET /health/messaging: 200 while every channel has a usable provider, 503 otherwise."""
+
+    authentication_classes: list[type] = []
+    permission_classes: list[type] = []
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT}, tags=["health"])
+    def get(self, request: Request) -> Response:
+        report = messaging_health()
+        code = status.HTTP_503_SERVICE_UNAVAILABLE if report["overall_status"] == UNHEALTHY else status.HTTP_200_OK
+        return Response(report, status=code, headers=NO_STORE)
+
+
+class LivenessView(APIView):
+    """GET /health: 200 when the database, Redis and a Celery worker all answer, 503 otherwise."""
+
+    authentication_classes: list[type] = []
+    permission_classes: list[type] = []
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT}, tags=["health"])
+    def get(self, request: Request) -> Response:
+        report = liveness()
+        code = status.HTTP_200_OK if report["status"] == "ok" else status.HTTP_503_SERVICE_UNAVAILABLE
+        return Response(report, status=code, headers=NO_STORE)
