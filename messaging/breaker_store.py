@@ -49,7 +49,7 @@ class Decision:
     changed_from: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass
 class StoredState:
     state: str = CLOSED
     failures: int = 0
@@ -191,13 +191,9 @@ class RedisStore:
 
 
 @dataclass
-class _Entry:
-    state: str = CLOSED
-    failures: int = 0
-    successes: int = 0
-    last_error: str = ""
-    opened_at_ms: int = 0
-    open_until_ms: int = 0
+class _Entry(StoredState):
+    """A breaker's state in this process, with its trial slot (Redis keeps that in its own key)."""
+
     trial_token: str = ""
     trial_expires_ms: int = 0
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from messaging import pricing, registry
 from messaging.breaker import breaker_for
-from messaging.masking import log_event, mask_recipient
+from messaging.masking import log_event
 from messaging.models import AttemptOutcome, Channel, CommunicationLog, DeliveryAttempt, MessageStatus
 from messaging.providers.base import Attachment, EmailMessage, Message, Provider, ProviderError, SmsMessage
 
@@ -200,7 +200,7 @@ def record_attempt(
         channel=log.channel,
         provider=provider,
         outcome=outcome,
-        recipient=mask_recipient(log.recipient),
+        recipient=log.recipient,
         duration_ms=duration_ms,
         error_code=error_code,
     )
@@ -226,5 +226,5 @@ def mark_failed(log: CommunicationLog, error: str) -> None:
         "messaging.failed",
         message_id=str(log.message_id),
         channel=log.channel,
-        recipient=mask_recipient(log.recipient),
+        recipient=log.recipient,
     )

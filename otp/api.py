@@ -26,7 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from messaging.masking import log_event, mask_recipient
+from messaging.masking import log_event
 from messaging.models import Channel
 from otp import limits
 from otp.lifecycle import CodeRequest, DeliveryNotQueued, issue_code, verify_code
@@ -116,6 +116,22 @@ def enqueue_delivery(otp_id: str) -> None:
     deliver_otp.delay(otp_id)
 
 
+def otp_responses(ok_status: int, ok_serializer: type[serializers.Serializer], refused: str) -> dict[int, Any]:
+    return {
+        ok_status: ok_serializer,
+        400: OpenApiResponse(description=refused),
+        429: OpenApiResponse(description="Too many requests or locked out; see Retry-After"),
+        503: OpenApiResponse(description="Temporarily unavailable"),
+    }
+
+
+def log_otp_event(event: str, code_request: CodeRequest, *, result: str, ip: str, **fields: Any) -> None:
+    """One structured line per send or verify; log_event masks the recipient."""
+    log_event(
+        logger, event, result=result, purpose=code_request.purpose, recipient=code_request.recipient, ip=ip, **fields
+    )
+
+
 def unavailable() -> Response:
     return Response(UNAVAILABLE, status=status.HTTP_503_SERVICE_UNAVAILABLE)
 
@@ -132,15 +148,7 @@ def too_many(err: limits.RateLimited) -> Response:
 class SendCodeView(APIView):
     """Ask for a code by email or SMS. The answer is the same for every well-formed recipient."""
 
-    @extend_schema(
-        request=RecipientSerializer,
-        responses={
-            202: SendAcceptedSerializer,
-            400: OpenApiResponse(description="Field errors"),
-            429: OpenApiResponse(description="Rate limited; see Retry-After"),
-            503: OpenApiResponse(description="Temporarily unavailable"),
-        },
-    )
+    @extend_schema(request=RecipientSerializer, responses=otp_responses(202, SendAcceptedSerializer, "Field errors"))
     def post(self, request: Request) -> Response:
         serializer = RecipientSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -158,32 +166,16 @@ class SendCodeView(APIView):
         except limits.DestinationRefused as err:
             raise ValidationError({"phone": [str(err)]}) from err
         except limits.RateLimited as err:
-            log_event(
-                logger,
-                "otp.send",
-                result="rate_limited",
-                scope=err.scope,
-                purpose=code_request.purpose,
-                recipient=mask_recipient(code_request.recipient),
-                ip=ip,
-            )
+            log_otp_event("otp.send", code_request, result="rate_limited", ip=ip, scope=err.scope)
             return too_many(err)
         except limits.LimitsUnavailable:
             return unavailable()
         try:
             issue_code(code_request, now=timezone.now(), enqueue=enqueue_delivery)
         except DeliveryNotQueued:
-            logger.warning("event=otp.send result=enqueue_failed recipient=%s", mask_recipient(code_request.recipient))
+            log_otp_event("otp.send", code_request, result="enqueue_failed", ip=ip, level=logging.WARNING)
             return unavailable()
-        log_event(
-            logger,
-            "otp.send",
-            result="accepted",
-            channel=code_request.channel,
-            purpose=code_request.purpose,
-            recipient=mask_recipient(code_request.recipient),
-            ip=ip,
-        )
+        log_otp_event("otp.send", code_request, result="accepted", ip=ip, channel=code_request.channel)
         return Response(SEND_ACCEPTED, status=status.HTTP_202_ACCEPTED)
 
 
@@ -193,13 +185,7 @@ class VerifyCodeView(APIView):
     """Check a code. Wrong, expired, used and unknown all answer alike; a lockout answers 429."""
 
     @extend_schema(
-        request=VerifySerializer,
-        responses={
-            200: VerifiedSerializer,
-            400: OpenApiResponse(description="Invalid or expired code"),
-            429: OpenApiResponse(description="Locked out; see Retry-After"),
-            503: OpenApiResponse(description="Temporarily unavailable"),
-        },
+        request=VerifySerializer, responses=otp_responses(200, VerifiedSerializer, "Invalid or expired code")
     )
     def post(self, request: Request) -> Response:
         serializer = VerifySerializer(data=request.data)
@@ -215,25 +201,14 @@ class VerifyCodeView(APIView):
             else:
                 limits.record_verify_failure(**who)
         except limits.RateLimited as err:
-            self._log(code_request, "locked", ip)
+            log_otp_event("otp.verify", code_request, result="locked", ip=ip)
             return too_many(err)
         except limits.LimitsUnavailable:
             return unavailable()
-        self._log(code_request, "success" if verified else "failure", ip)
+        log_otp_event("otp.verify", code_request, result="success" if verified else "failure", ip=ip)
         if verified:
             return Response({"verified": True}, status=status.HTTP_200_OK)
         return Response(VERIFY_FAILED, status=status.HTTP_400_BAD_REQUEST)
-
-    @staticmethod
-    def _log(code_request: CodeRequest, result: str, ip: str) -> None:
-        log_event(
-            logger,
-            "otp.verify",
-            result=result,
-            purpose=code_request.purpose,
-            recipient=mask_recipient(code_request.recipient),
-            ip=ip,
-        )
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

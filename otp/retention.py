@@ -14,10 +14,9 @@ from otp.models import OneTimeCode
 def purge_expired_records(now: datetime | None = None) -> dict[str, int]:
     """Delete what is past retention. Returns how many codes and logs went."""
     now = now or timezone.now()
-    codes, _ = OneTimeCode.objects.filter(
-        expires_at__lt=now - timedelta(hours=settings.OTP_CODE_RETENTION_HOURS)
-    ).delete()
-    logs, _ = CommunicationLog.objects.filter(
-        created_at__lt=now - timedelta(days=settings.MESSAGING_LOG_RETENTION_DAYS)
-    ).delete()
-    return {"codes": codes, "logs": logs}
+    code_cutoff = now - timedelta(hours=settings.OTP_CODE_RETENTION_HOURS)
+    _, codes = OneTimeCode.objects.filter(expires_at__lt=code_cutoff).delete()
+    log_cutoff = now - timedelta(days=settings.MESSAGING_LOG_RETENTION_DAYS)
+    # Deleting a log deletes its attempts too; count the logs alone.
+    _, logs = CommunicationLog.objects.filter(created_at__lt=log_cutoff).delete()
+    return {"codes": codes.get(OneTimeCode._meta.label, 0), "logs": logs.get(CommunicationLog._meta.label, 0)}

@@ -35,6 +35,21 @@ def clean_redis() -> Iterator[None]:
     yield
 
 
+@pytest.fixture
+def redis_unreachable(settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Point this process at a closed port (the shared Redis server keeps running for others).
+
+    The breaker module's per-process fallback state starts empty.
+    """
+    from messaging import breaker as breaker_module
+    from messaging.breaker_store import LocalStore
+
+    monkeypatch.setattr(breaker_module, "_local_store", LocalStore())
+    monkeypatch.setattr(breaker_module, "_redis_down_until", {})
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    yield
+
+
 # --- SMTP sink ----------------------------------------------------------------------------
 
 

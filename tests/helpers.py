@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from messaging.providers.base import EmailMessage
 
 T = TypeVar("T")
 
@@ -32,3 +34,16 @@ def code_in(text: str, length: int = 6) -> str:
     match = re.search(rf"(?<!\d)(\d{{{length}}})(?!\d)", text)
     assert match, f"no {length}-digit code in the message"
     return match.group(1)
+
+
+def otp_email(**overrides: Any) -> EmailMessage:
+    """An OTP email as the worker renders one; keyword arguments replace fields."""
+    fields: dict[str, Any] = {
+        "to": "alice@example.org",
+        "subject": "Your code",
+        "text": "Your code is 123456",
+        "html": "<p>Your code is <b>123456</b></p>",
+        "from_email": "no-reply@otp.example.com",
+        "from_name": "OTP Service",
+    }
+    return EmailMessage(**{**fields, **overrides})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -315,15 +315,6 @@ def test_open_times_come_from_the_redis_server_clock() -> None:
 
 
 # --- Falling back when Redis is unreachable -----------------------------------------------
-
-
-@pytest.fixture
-def redis_unreachable(settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Point this process at a closed port (the shared Redis server keeps running for others)."""
-    monkeypatch.setattr(breaker_module, "_local_store", LocalStore())
-    monkeypatch.setattr(breaker_module, "_redis_down_until", {})
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"
-    yield
 
 
 def test_it_falls_back_to_the_process_store_when_redis_is_unreachable(

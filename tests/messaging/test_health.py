@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from messaging import breaker as breaker_module
 from messaging.breaker import breaker_for
-from messaging.breaker_store import LocalStore
 
 TOP_KEYS = {
     "timestamp",
@@ -148,15 +145,6 @@ def test_last_error_in_health_carries_no_secret(client, all_configured) -> None:
     assert "health-test-key" not in response.content.decode()
     sendgrid = by_name(response.json()["email_providers"])["SendGridProvider"]
     assert sendgrid["last_error"].startswith("401 Unauthorized")
-
-
-@pytest.fixture
-def redis_unreachable(settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """This process points at a closed port; the shared Redis server keeps running for others."""
-    monkeypatch.setattr(breaker_module, "_local_store", LocalStore())
-    monkeypatch.setattr(breaker_module, "_redis_down_until", {})
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"
-    yield
 
 
 def test_health_says_the_shared_breaker_store_is_unavailable_when_redis_is_unreachable(

@@ -8,23 +8,12 @@ import time
 import pytest
 
 from messaging.models import CommunicationLog
-from messaging.providers.base import Attachment, EmailMessage, ProviderError
+from messaging.providers.base import Attachment, ProviderError
 from messaging.providers.sendgrid import SendGridProvider
 from messaging.service import UnifiedMessagingService
+from tests.helpers import otp_email
 
 pytestmark = pytest.mark.django_db
-
-
-def otp_email(**overrides) -> EmailMessage:
-    fields = {
-        "to": "alice@example.org",
-        "subject": "Your code",
-        "text": "Your code is 123456",
-        "html": "<p>Your code is <b>123456</b></p>",
-        "from_email": "no-reply@otp.example.com",
-        "from_name": "OTP Service",
-    }
-    return EmailMessage(**{**fields, **overrides})
 
 
 def test_it_is_not_configured_without_an_api_key(settings):
