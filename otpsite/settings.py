@@ -136,6 +136,11 @@ OTP_SERVICE_NAME = env.str("OTP_SERVICE_NAME", default="OTP Service")
 OTP_DELIVERY_MAX_RETRIES = env.int("OTP_DELIVERY_MAX_RETRIES", default=6)
 OTP_RETRY_BACKOFF_BASE = env.float("OTP_RETRY_BACKOFF_BASE", default=5.0)
 OTP_RETRY_BACKOFF_MAX = env.float("OTP_RETRY_BACKOFF_MAX", default=120.0)
+# A retry's ETA must not go past the visibility timeout, or Redis would hand the task out twice.
+if max(OTP_RETRY_BACKOFF_MAX, OTP_CLAIM_LEASE_SECONDS) >= CELERY_VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured(
+        "OTP_RETRY_BACKOFF_MAX and OTP_CLAIM_LEASE_SECONDS must be below CELERY_VISIBILITY_TIMEOUT."
+    )
 
 # Send limits (atomic counters in Redis).
 OTP_SEND_LIMIT_PER_RECIPIENT = env.int("OTP_SEND_LIMIT_PER_RECIPIENT", default=3)

@@ -146,17 +146,22 @@ def test_database_url() -> str:
     return f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
-def wait_until_worker_answers(hostname: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+def wait_until_worker_answers(worker: WorkerProcess, broker_url: str, timeout: float = 60.0) -> None:
+    """Ping the worker through the test broker; on a broker of a test's own, wait for its "ready" line."""
     from workers.celery import app
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"worker {hostname} exited with {process.returncode}")
-        replies = app.control.ping(destination=[hostname], timeout=0.5)
-        if replies:
+        if worker.process.poll() is not None:
+            raise RuntimeError(f"worker {worker.hostname} exited with {worker.process.returncode}")
+        if broker_url == settings.CELERY_BROKER_URL:
+            if app.control.ping(destination=[worker.hostname], timeout=0.5):
+                return
+        elif f"{worker.hostname} ready." in worker.output():
             return
-    raise RuntimeError(f"worker {hostname} did not answer within {timeout}s")
+        else:
+            time.sleep(0.05)
+    raise RuntimeError(f"worker {worker.hostname} did not answer within {timeout}s")
 
 
 @pytest.fixture
@@ -207,7 +212,7 @@ def start_worker(django_db_setup, django_db_blocker, tmp_path) -> Iterator[Calla
             )
         worker = WorkerProcess(process=process, hostname=hostname, output_path=output_path)
         started.append(worker)
-        wait_until_worker_answers(hostname, process)
+        wait_until_worker_answers(worker, env["CELERY_BROKER_URL"])
         return worker
 
     yield start
