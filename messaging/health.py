@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection
+from django.utils import timezone
 
-from messaging import registry
+from messaging import pricing, registry
 from messaging.breaker import CLOSED, breaker_for
 from messaging.masking import log_event
 from messaging.models import Channel
@@ -57,11 +58,14 @@ def provider_report(provider_class: type[Provider], index: int) -> tuple[dict[st
     """One provider's entry, and whether the breaker state came from the shared store."""
     snapshot = breaker_for(provider_class.name).snapshot()
     configured = is_configured(provider_class)
+    # A provider whose daily or monthly quota is spent is skipped like an open one.
+    quota_spent = pricing.quota_spent(provider_class.name, now=timezone.now())
     entry = {
         "name": provider_class.display_name,
         "priority": registry.priority_name(index),
         "circuit_breaker": snapshot.state,
-        "is_healthy": configured and snapshot.state == CLOSED,
+        "is_healthy": configured and snapshot.state == CLOSED and not quota_spent,
+        "quota_spent": quota_spent,
         "failure_count": snapshot.failure_count,
         "last_error": snapshot.last_error or None,
         "configured": configured,

@@ -27,7 +27,10 @@ PROVIDER_KEYS = {
     "last_error",
     "configured",
     "next_attempt_at",
+    "quota_spent",
 }
+pytestmark = pytest.mark.django_db
+
 SENDGRID_KEY = "SG.health-test-key.0123456789abcdef"
 
 
@@ -125,6 +128,33 @@ def test_an_unconfigured_provider_is_shown_unhealthy_and_passed_over(client, all
     assert (sendgrid["configured"], sendgrid["is_healthy"], sendgrid["circuit_breaker"]) == (False, False, "closed")
     assert (status, body["overall_status"]) == (200, "degraded")
     assert body["active_providers"]["email"] == "EmailService (SMTP)"
+
+
+def test_a_provider_whose_daily_quota_is_spent_is_unhealthy_and_passed_over(client, all_configured, settings) -> None:
+    from django.utils import timezone
+
+    from messaging.models import CommunicationLog, MessageStatus
+
+    settings.MESSAGING_EMAIL_PROVIDERS = ["smtp", "sendgrid"]
+    daily_quota = settings.MESSAGING_PRICES["smtp"]["daily_quota"]
+    now = timezone.now()
+    CommunicationLog.objects.bulk_create(
+        CommunicationLog(
+            recipient=f"user{i}@example.com",
+            channel="email",
+            status=MessageStatus.SENT,
+            provider_used="smtp",
+            sent_at=now,
+        )
+        for i in range(daily_quota)
+    )
+
+    status, body = messaging_health(client)
+
+    smtp = by_name(body["email_providers"])["SMTPProvider"]
+    assert (smtp["quota_spent"], smtp["is_healthy"], smtp["circuit_breaker"]) == (True, False, "closed")
+    assert (status, body["overall_status"]) == (200, "degraded")
+    assert body["active_providers"]["email"] == "EmailService (SendGrid)"
 
 
 def test_a_half_open_provider_is_not_counted_healthy(client, all_configured) -> None:
