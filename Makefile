@@ -33,7 +33,8 @@ test: $(VENV)/.dev-installed services lint
 	$(BIN)/pytest
 
 bench: $(VENV)/.dev-installed services
-	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python bench/breaker.py
+	DJANGO_SETTINGS_MODULE=tests.settings REDIS_URL=redis://127.0.0.1:6379/9 $(BIN)/python bench/breaker.py
+	$(BIN)/python bench/send_path.py
 
 clean:
 	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from messaging import pricing, registry
@@ -137,8 +138,9 @@ class UnifiedMessagingService:
                     return DeliveryOutcome(success=False, status=MessageStatus.FAILED, error=failure.error)
                 errors.append(f"{provider_class.name}: {failure.error}")
                 continue
-            record_attempt(log, provider_class.name, AttemptOutcome.SENT, started)
-            mark_sent(log, provider=provider_class.name, provider_message_id=provider_message_id, cost=price)
+            with transaction.atomic():  # one commit for the attempt and the log
+                record_attempt(log, provider_class.name, AttemptOutcome.SENT, started)
+                mark_sent(log, provider=provider_class.name, provider_message_id=provider_message_id, cost=price)
             return DeliveryOutcome(success=True, status=MessageStatus.SENT, provider=provider_class.name, cost=price)
         return DeliveryOutcome(
             success=False, status=log.status, error="; ".join(errors) or "no provider in the chain", retryable=True

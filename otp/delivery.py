@@ -55,7 +55,7 @@ def deliver_one_time_code(otp_id: str, *, retries: int, lease_seconds: float) ->
             remaining = (log.claimed_at + timedelta(seconds=lease_seconds) - now).total_seconds()
             return DeliveryStep(done=False, reason="claimed by another worker", retry_in=max(remaining, 1.0))
         return DeliveryStep(done=True, reason=f"already {log.status}")
-    log.refresh_from_db()
+    log.status, log.claimed_at = MessageStatus.SENDING, now
     if otp.used_at or otp.invalidated_at or otp.expires_at <= now:
         mark_failed(log, "code replaced or expired before delivery")
         return DeliveryStep(done=True, reason="stale")

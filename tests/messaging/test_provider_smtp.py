@@ -62,7 +62,7 @@ def test_a_recipient_refused_with_550_is_a_recipient_fault_that_stops_the_chain(
 def test_an_unknown_provider_name_fails_at_start_up_naming_the_variable(settings):
     settings.MESSAGING_SMS_PROVIDERS = ["sns", "carrier-pigeon"]
 
-    with pytest.raises(ImproperlyConfigured, match="MESSAGING_SMS_PROVIDERS.*carrier-pigeon"):
+    with pytest.raises(ImproperlyConfigured, match=r"MESSAGING_SMS_PROVIDERS.*carrier-pigeon"):
         registry.validate_chains()
 
 

@@ -1,0 +1,308 @@
+"""Helpers for bench/send_path.py: the bench environment, its database, processes, load and counters.
+
+Nothing here is imported by the service or the tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+BIN = Path(PYTHON).parent
+
+# The bench's own PostgreSQL database and Redis databases, so it never touches a test run's data.
+# Only BENCH_DATABASE_URL, BENCH_REDIS_URL and BENCH_BROKER_URL move them: a DATABASE_URL or
+# REDIS_URL left in the shell for a test run is ignored, since the bench empties what it uses.
+BENCH_TARGETS = {
+    "DATABASE_URL": ("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/otpsvc_bench"),
+    "REDIS_URL": ("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7"),
+    "CELERY_BROKER_URL": ("BENCH_BROKER_URL", "redis://127.0.0.1:6379/8"),
+}
+# The rest of the bench environment. Send limits are raised so that no request is refused.
+BENCH_ENV = {
+    "DJANGO_SETTINGS_MODULE": "bench._settings",
+    "PYTHONUNBUFFERED": "1",
+    "DEBUG": "0",
+    "SECRET_KEY": "bench-only-secret-key-which-is-long-enough-for-django-checks-0123456789",
+    "SECURE_SSL_REDIRECT": "0",
+    "MESSAGING_SMS_PROVIDERS": "console",
+    "OTP_SEND_LIMIT_PER_RECIPIENT": "1000000",
+    "OTP_SEND_LIMIT_PER_IP": "1000000000",
+    "OTP_SEND_LIMIT_PER_TENANT": "1000000000",
+    "OTP_RESEND_COOLDOWN_SECONDS": "0",
+    "SMS_GLOBAL_HOURLY_BUDGET": "1000000000",
+    "SMS_PREFIX_DAILY_CAP": "1000000000",
+    "LOG_LEVEL": "INFO",
+}
+PROVIDER_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "SENDGRID_API_KEY")
+
+
+def configure_environment() -> None:
+    """Point this process (and every child it starts) at the bench database, Redis dbs and settings."""
+    for name, (override, default) in BENCH_TARGETS.items():
+        os.environ[name] = os.environ.get(override) or default
+    os.environ.update(BENCH_ENV)
+    for name in PROVIDER_CREDENTIALS:
+        os.environ.pop(name, None)
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- Database ------------------------------------------------------------------------------
+
+
+def create_and_migrate_database(log_path: Path) -> str:
+    """Create the bench database if it is missing, then run `manage.py migrate` on it."""
+    import psycopg
+
+    url = os.environ["DATABASE_URL"]
+    name = url.rsplit("/", 1)[1].split("?")[0]
+    if not re.fullmatch(r"[A-Za-z0-9_]+", name):
+        raise SystemExit(f"refusing a database name that needs quoting: {name!r}")
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    with open(log_path, "ab") as output:
+        subprocess.run(
+            [PYTHON, "manage.py", "migrate", "--noinput"], cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, check=True
+        )
+    return name
+
+
+# --- Child processes -----------------------------------------------------------------------
+
+
+@dataclass
+class Child:
+    """A process started in its own session, so it and all its children stop together."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    output_path: Path
+
+    def output(self) -> str:
+        return self.output_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def start_child(name: str, argv: list[str], output_path: Path, **env: str) -> Child:
+    with open(output_path, "wb") as output:
+        process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return Child(name=name, process=process, output_path=output_path)
+
+
+@contextlib.contextmanager
+def gunicorn(port: int, workers: int, output_path: Path) -> Iterator[Child]:
+    """gunicorn as docker-compose runs it (sync workers), on 127.0.0.1 only."""
+    argv = [
+        str(BIN / "gunicorn"),
+        "otpsite.wsgi:application",
+        f"--bind=127.0.0.1:{port}",
+        f"--workers={workers}",
+        "--worker-class=sync",
+        "--timeout=30",
+        f"--chdir={ROOT}",
+    ]
+    child = start_child("gunicorn", argv, output_path)
+    try:
+        wait_for_port(port, child, timeout=30)
+        yield child
+    finally:
+        child.stop()
+
+
+def wait_for_port(port: int, child: Child, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child.process.poll() is not None:
+            raise RuntimeError(f"{child.name} exited with {child.process.returncode}:\n{child.output()[-3000:]}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{child.name} did not listen on {port} within {timeout}s")
+
+
+def start_worker(hostname: str, output_path: Path, concurrency: int, **env: str) -> Child:
+    """A Celery prefork worker as docker-compose runs it, plus the bench's no-op task."""
+    argv = [
+        PYTHON,
+        "-m",
+        "celery",
+        "-A",
+        "workers",
+        "worker",
+        "--include=bench._baseline",
+        "--pool=prefork",
+        f"--concurrency={concurrency}",
+        "--loglevel=INFO",
+        "-n",
+        hostname,
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    return start_child(hostname, argv, output_path, **env)
+
+
+# --- Load generator ------------------------------------------------------------------------
+
+
+@dataclass
+class LoadResult:
+    seconds: float
+    statuses: Counter[int] = field(default_factory=Counter)
+    errors: int = 0
+
+    @property
+    def accepted(self) -> int:
+        return self.statuses.get(202, 0)
+
+    @property
+    def per_second(self) -> float:
+        return self.accepted / self.seconds
+
+
+def http_load(
+    port: int, path: str, body: Callable[[int, int], dict[str, Any]], *, threads: int, seconds: float, max_requests: int
+) -> LoadResult:
+    """POST JSON to 127.0.0.1:port from `threads` threads until `seconds` pass or `max_requests` are sent.
+
+    Each thread reuses its connection while the server keeps it open (gunicorn's sync workers close
+    it after every response, so in practice every request opens a new TCP connection).
+    """
+    result = LoadResult(seconds=0.0)
+    lock = threading.Lock()
+    per_thread = max(1, max_requests // threads)
+    start = threading.Barrier(threads + 1)
+    deadline = [0.0]
+
+    def run(thread: int) -> None:
+        statuses: Counter[int] = Counter()
+        errors = 0
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        headers = {"Content-Type": "application/json"}
+        start.wait()
+        for i in range(per_thread):
+            if time.perf_counter() >= deadline[0]:
+                break
+            try:
+                conn.request("POST", path, json.dumps(body(thread, i)), headers)
+                response = conn.getresponse()
+                response.read()
+                statuses[response.status] += 1
+            except (OSError, http.client.HTTPException):
+                errors += 1
+                conn.close()
+        conn.close()
+        with lock:
+            result.statuses.update(statuses)
+            result.errors += errors
+
+    workers = [threading.Thread(target=run, args=(t,), daemon=True) for t in range(threads)]
+    for worker in workers:
+        worker.start()
+    began = time.perf_counter()
+    deadline[0] = began + seconds
+    start.wait()
+    for worker in workers:
+        worker.join(timeout=seconds + 30)
+    result.seconds = time.perf_counter() - began
+    return result
+
+
+# --- Counting Redis round trips -------------------------------------------------------------
+
+_COMMAND_NAME = re.compile(rb"^\*\d+\r\n\$\d+\r\n([A-Za-z]+)")
+
+
+class RoundTrips:
+    """Counts every packet any redis-py connection in this process sends (a pipeline or script is one).
+
+    Covers the service's own client and kombu's broker connections, which both use redis-py.
+    """
+
+    def __init__(self) -> None:
+        self.commands: Counter[str] = Counter()
+        self.total = 0
+
+    @contextlib.contextmanager
+    def counting(self) -> Iterator[RoundTrips]:
+        import redis.connection
+
+        cls = redis.connection.AbstractConnection
+        original = cls.send_packed_command
+        counter = self
+
+        def send_packed_command(conn: Any, command: Any, check_health: bool = True) -> None:
+            first = command if isinstance(command, bytes | str) else (command[0] if command else b"")
+            first = first.encode() if isinstance(first, str) else bytes(first)
+            match = _COMMAND_NAME.match(first)
+            counter.commands[match.group(1).decode().upper() if match else "?"] += 1
+            counter.total += 1
+            original(conn, command, check_health)
+
+        cls.send_packed_command = send_packed_command  # type: ignore[method-assign]
+        try:
+            yield self
+        finally:
+            cls.send_packed_command = original  # type: ignore[method-assign]
+
+
+# --- Small statistics helpers ---------------------------------------------------------------
+
+
+def median_time(call: Callable[[], Any], repeats: int, *, warmup: int = 20) -> float:
+    """Median seconds of one call over `repeats` calls."""
+    for _ in range(warmup):
+        call()
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+def spread(values: list[float]) -> str:
+    return f"{min(values):,.0f}-{max(values):,.0f}"
