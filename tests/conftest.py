@@ -8,7 +8,6 @@ import email.policy
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -21,6 +20,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from django.conf import settings
 
+from otpsite.processes import celery_worker_command
 from otpsite.redis import get_redis
 
 pytest_plugins = ["tests.standins.fixtures"]
@@ -189,21 +189,9 @@ def start_worker(django_db_setup, django_db_blocker, tmp_path) -> Iterator[Calla
         output_path = tmp_path / f"{hostname.split('@')[0]}.log"
         with open(output_path, "wb") as output:
             process = subprocess.Popen(  # its own process group, so a test can kill it whole
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "workers",
-                    "worker",
-                    "--pool=prefork",
-                    f"--concurrency={concurrency}",
-                    "--loglevel=INFO",
-                    "-n",
-                    hostname,
-                    "--without-gossip",
-                    "--without-mingle",
-                ],
+                celery_worker_command(
+                    concurrency=concurrency, hostname=hostname, options=["--without-gossip", "--without-mingle"]
+                ),
                 cwd=ROOT,
                 env=env,
                 stdout=output,

