@@ -17,7 +17,7 @@ from django.core.validators import validate_email
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
@@ -187,6 +187,7 @@ class VerifyCodeView(APIView):
     @extend_schema(
         request=VerifySerializer, responses=otp_responses(200, VerifiedSerializer, "Invalid or expired code")
     )
+    @sensitive_variables("serializer")
     def post(self, request: Request) -> Response:
         serializer = VerifySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -7,6 +7,7 @@ import hmac
 import secrets
 
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
 
 def generate_code(length: int | None = None) -> str:
@@ -15,6 +16,7 @@ def generate_code(length: int | None = None) -> str:
     return f"{secrets.randbelow(10**length):0{length}d}"
 
 
+@sensitive_variables("code")
 def hash_code(code: str, *, otp_id: str) -> str:
     """HMAC-SHA256 of the code, keyed by the server secret and bound to its row.
 
@@ -24,6 +26,7 @@ def hash_code(code: str, *, otp_id: str) -> str:
     return hmac.new(key, f"{otp_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
+@sensitive_variables("code")
 def code_matches(code: str, *, otp_id: str, code_hash: str) -> bool:
     """Constant-time comparison of a submitted code with a stored hash."""
     if not code_hash:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from messaging.models import Channel, CommunicationLog, MessageStatus
 from messaging.providers.base import EmailMessage, Message, SmsMessage
@@ -30,6 +31,7 @@ class DeliveryStep:
     retry_in: float = 0.0
 
 
+@sensitive_variables("code")
 def deliver_one_time_code(otp_id: str, *, retries: int, lease_seconds: float) -> DeliveryStep:
     """Deliver the code for `otp_id` once, however often it is called.
 
@@ -87,6 +89,7 @@ def backoff_delay(retries: int) -> float:
     return step / 2 + random.uniform(0, step / 2)
 
 
+@sensitive_variables("code", "body", "text", "html")
 def render_message(otp: OneTimeCode, code: str) -> Message:
     minutes = max(1, settings.OTP_TTL_SECONDS // 60)
     service = settings.OTP_SERVICE_NAME

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
+from django.views.decorators.debug import sensitive_variables
 
 from messaging.models import CommunicationLog, MessageStatus
 from messaging.service import mark_failed
@@ -64,6 +65,7 @@ def _enqueue_or_fail(otp: OneTimeCode, log: CommunicationLog, enqueue: Callable[
         raise DeliveryNotQueued(str(type(err).__name__)) from err
 
 
+@sensitive_variables("code")
 def verify_code(request: CodeRequest, code: str, *, now: datetime) -> bool:
     """True exactly once for the latest live code of (tenant, recipient, purpose) if `code` matches.
 

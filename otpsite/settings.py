@@ -102,6 +102,7 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "otpsite.reporting.ExceptionReporterFilter"
 # The code is a POST field; cap what a request may carry so oversized bodies get a 400.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 
