@@ -82,8 +82,8 @@ def test_a_code_replaced_before_delivery_is_not_sent(email_via_smtp):
 def test_no_retry_is_scheduled_past_the_codes_expiry(settings):
     settings.MESSAGING_EMAIL_PROVIDERS = ["smtp"]
     settings.SMTP_HOST = ""  # nothing configured: every walk of the chain fails
-    settings.OTP_RETRY_BACKOFF_BASE = 1000.0
-    settings.OTP_RETRY_BACKOFF_MAX = 1000.0
+    settings.OTP_RETRY_BACKOFF_BASE = 2000.0
+    settings.OTP_RETRY_BACKOFF_MAX = 2000.0  # at least 1000 s: past the 600 s lifetime
     otp = queued_code()
 
     step = deliver_one_time_code(str(otp.pk), retries=0, lease_seconds=LEASE)
