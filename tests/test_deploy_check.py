@@ -52,4 +52,5 @@ def test_check_deploy_fails_on_a_weakened_setting():
 def test_start_up_without_secret_key_fails_with_a_clear_error():
     result = run_manage("check", SECRET_KEY="")
     assert result.returncode != 0
-    assert "ImproperlyConfigured: SECRET_KEY must be set in the environment when DEBUG is off." in result.stderr
+    assert "Configuration error: SECRET_KEY must be set in the environment when DEBUG is off." in result.stderr
+    assert "Traceback" not in result.stderr
