@@ -1,4 +1,4 @@
-"""Create the development admin user once and keep its password in .run/admin-password."""
+"""Create the development admin user once and keep its password in DEVSTACK_RUN_DIR/admin-password."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
 
-password_file = Path(__file__).resolve().parent.parent / ".run" / "admin-password"
+password_file = Path(os.environ["DEVSTACK_RUN_DIR"]) / "admin-password"
 User = get_user_model()
 if not User.objects.filter(username="admin").exists():
     password = secrets.token_urlsafe(12)

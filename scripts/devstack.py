@@ -23,7 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 from otpsite.processes import celery_worker_command, embedded_redis_command  # noqa: E402
 
-RUN_DIR = ROOT / ".run"
+# Where make run keeps its state (passwords, beat schedule, embedded Redis files).
+RUN_DIR = Path(os.environ.get("DEVSTACK_RUN_DIR", ROOT / ".run"))
 PYTHON = sys.executable
 WEB_PORT = int(os.environ.get("WEB_PORT", "8000"))
 FLOWER_PORT = int(os.environ.get("FLOWER_PORT", "5555"))
@@ -90,6 +91,7 @@ def development_env() -> dict[str, str]:
         password_file.write_text(secrets.token_urlsafe(12))
     env.setdefault("FLOWER_BASIC_AUTH", f"admin:{password_file.read_text().strip()}")
     env["PYTHONUNBUFFERED"] = "1"
+    env["DEVSTACK_RUN_DIR"] = str(RUN_DIR)
     return env
 
 
@@ -132,7 +134,7 @@ def main() -> None:
     print(
         "\n"
         f"  Signup page:  http://127.0.0.1:{WEB_PORT}/signup/\n"
-        f"  Admin:        http://127.0.0.1:{WEB_PORT}/{admin_url}  (see .run/admin-password)\n"
+        f"  Admin:        http://127.0.0.1:{WEB_PORT}/{admin_url}  (see {RUN_DIR / 'admin-password'})\n"
         f"  API docs:     http://127.0.0.1:{WEB_PORT}/api/docs/\n"
         f"  Health:       http://127.0.0.1:{WEB_PORT}/health/messaging\n"
         f"  Flower:       http://127.0.0.1:{FLOWER_PORT}/  (user {user}, password {password})\n"

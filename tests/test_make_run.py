@@ -1,0 +1,104 @@
+"""`make run`: the whole stack on one machine, as a newcomer starts it (the script behind the target)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from base64 import b64encode
+
+import pytest
+
+from tests.conftest import ROOT, free_port
+from tests.helpers import wait_for
+
+pytestmark = pytest.mark.integration
+
+# Only what a shell would have: no test settings, no DATABASE_URL pointing at PostgreSQL, no REDIS_URL.
+INHERITED = ("PATH", "HOME", "LANG", "TMPDIR")
+
+
+def post_json(url: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def test_make_run_serves_the_signup_flow_with_embedded_redis_and_sqlite_and_stops_on_ctrl_c(tmp_path):
+    ports = {name: free_port() for name in ("WEB_PORT", "FLOWER_PORT", "SMTP_SINK_PORT", "EMBEDDED_REDIS_PORT")}
+    env = {name: os.environ[name] for name in INHERITED if name in os.environ}
+    env.update({name: str(port) for name, port in ports.items()})
+    env.update(DEVSTACK_RUN_DIR=str(tmp_path / "run"), DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    stack = subprocess.Popen(
+        [sys.executable, "scripts/devstack.py"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+
+    def read_output() -> None:
+        assert stack.stdout is not None
+        for raw in stack.stdout:
+            lines.append(raw.decode(errors="replace"))
+
+    reader = threading.Thread(target=read_output)
+    reader.start()
+    web = f"http://127.0.0.1:{ports['WEB_PORT']}"
+    try:
+        wait_for(
+            lambda: any("Signup page" in line for line in lines) or stack.poll() is not None,
+            timeout=120,
+            what="make run to print its addresses",
+        )
+        assert stack.poll() is None, "".join(lines)
+        flower_login = re.search(r"Flower: .*\(user (\S+), password (\S+)\)", "".join(lines))
+
+        assert get(f"{web}/signup/")[0] == 200
+        assert (
+            post_json(f"{web}/api/v1/auth/otp/send", {"email": "newcomer@example.com", "purpose": "signup"})[0] == 202
+        )
+        found = wait_for(
+            lambda: re.search(r"\[smtp\] Your OTP Service code is (\d{6})", "".join(lines)),
+            what="the email in the SMTP sink's output",
+        )
+        verified = post_json(
+            f"{web}/api/v1/auth/otp/verify",
+            {"email": "newcomer@example.com", "purpose": "signup", "code": found.group(1)},
+        )
+        assert verified == (200, {"verified": True})
+        assert flower_login, "make run printed no Flower login"
+        token = b64encode(f"{flower_login.group(1)}:{flower_login.group(2)}".encode()).decode()
+        flower = f"http://127.0.0.1:{ports['FLOWER_PORT']}/api/workers"
+        assert get(flower)[0] == 401
+        assert get(flower, {"Authorization": f"Basic {token}"})[0] == 200
+    finally:
+        if stack.poll() is None:
+            os.killpg(stack.pid, signal.SIGINT)  # Ctrl-C in the terminal goes to the whole group
+        stack.wait(timeout=60)
+        reader.join(timeout=10)
+
+    assert stack.returncode == 0
+    for port in ports.values():
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
