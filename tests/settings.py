@@ -1,7 +1,8 @@
 """Settings for the test run: the real settings module, fed a test environment.
 
-The defaults below can be overridden from the shell (each helper or CI job may point at its
-own database name and Redis database). Worker processes started by the tests inherit them.
+The defaults below can be overridden from the shell. The database name and the Redis server
+are the run's own (tests/run_isolation.py sets them before this module is read); worker
+processes started by the tests inherit them.
 """
 
 from __future__ import annotations
@@ -12,10 +13,7 @@ _TEST_ENV = {
     "DEBUG": "0",
     "SECRET_KEY": "test-only-secret-key-which-is-long-enough-for-django-checks-0123456789",
     "SECURE_SSL_REDIRECT": "0",
-    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/otpsvc",
     "DATABASE_CONN_MAX_AGE": "0",
-    "REDIS_URL": "redis://127.0.0.1:6379/15",
-    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/14",
     "MESSAGING_EMAIL_PROVIDERS": "ses,sendgrid,smtp",
     "MESSAGING_SMS_PROVIDERS": "sns,twilio,console",
     "OTP_RETRY_BACKOFF_BASE": "0.05",
