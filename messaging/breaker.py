@@ -31,6 +31,7 @@ from django.conf import settings
 
 from messaging.breaker_store import CLOSED, HALF_OPEN, OPEN, BreakerStore, LocalStore, Policy, RedisStore
 from messaging.masking import log_event
+from observability import metrics
 from otpsite.redis import get_redis
 
 __all__ = ["CLOSED", "HALF_OPEN", "OPEN", "BreakerSnapshot", "CircuitBreaker", "Permit", "breaker_for"]
@@ -147,6 +148,7 @@ class CircuitBreaker:
 
     def _log_change(self, changed_from: str, to: str, store: BreakerStore, *, error: str = "") -> None:
         if changed_from:
+            metrics.breaker_changed(self.provider, changed_from, to)
             fields = {"error": error} if error else {}
             log_level = logging.WARNING if to == OPEN else logging.INFO
             log_event(logger, "breaker.state_change", level=log_level, provider=self.provider,

@@ -22,6 +22,7 @@ from messaging.breaker import breaker_for
 from messaging.masking import log_event
 from messaging.models import AttemptOutcome, Channel, CommunicationLog, DeliveryAttempt, MessageStatus
 from messaging.providers.base import Attachment, EmailMessage, Message, Provider, ProviderError, SmsMessage
+from observability import metrics
 
 logger = logging.getLogger("messaging.service")
 
@@ -195,6 +196,7 @@ def record_attempt(
         error_code=error_code[:64],
         duration_ms=duration_ms,
     )
+    metrics.attempt_recorded(channel=log.channel, provider=provider, outcome=outcome, seconds=duration_ms / 1000)
     log_event(
         logger,
         "messaging.attempt",
@@ -217,12 +219,14 @@ def mark_sent(log: CommunicationLog, *, provider: str, provider_message_id: str,
     log.sent_at = timezone.now()
     log.error_message = ""
     log.save(update_fields=["status", "provider_used", "provider_message_id", "cost", "sent_at", "error_message"])
+    metrics.message_sent(log)
 
 
 def mark_failed(log: CommunicationLog, error: str) -> None:
     log.status = MessageStatus.FAILED
     log.error_message = error[:4000]
     log.save(update_fields=["status", "error_message"])
+    metrics.message_failed(log.channel)
     log_event(
         logger,
         "messaging.failed",

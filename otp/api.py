@@ -28,6 +28,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from messaging.masking import log_event
 from messaging.models import Channel
+from observability import metrics
 from otp import limits
 from otp.lifecycle import CodeRequest, DeliveryNotQueued, issue_code, verify_code
 from otp.network import client_ip
@@ -164,18 +165,23 @@ class SendCodeView(APIView):
                 client_ip=ip,
             )
         except limits.DestinationRefused as err:
+            metrics.send_refused(code_request.channel, "destination")
             raise ValidationError({"phone": [str(err)]}) from err
         except limits.RateLimited as err:
             log_otp_event("otp.send", code_request, result="rate_limited", ip=ip, scope=err.scope)
+            metrics.send_refused(code_request.channel, err.scope)
             return too_many(err)
         except limits.LimitsUnavailable:
+            metrics.send_refused(code_request.channel, "unavailable")
             return unavailable()
         try:
             issue_code(code_request, now=timezone.now(), enqueue=enqueue_delivery)
         except DeliveryNotQueued:
             log_otp_event("otp.send", code_request, result="enqueue_failed", ip=ip, level=logging.WARNING)
+            metrics.send_refused(code_request.channel, "unavailable")
             return unavailable()
         log_otp_event("otp.send", code_request, result="accepted", ip=ip, channel=code_request.channel)
+        metrics.send_accepted(code_request.channel)
         return Response(SEND_ACCEPTED, status=status.HTTP_202_ACCEPTED)
 
 
@@ -203,10 +209,13 @@ class VerifyCodeView(APIView):
                 limits.record_verify_failure(**who)
         except limits.RateLimited as err:
             log_otp_event("otp.verify", code_request, result="locked", ip=ip)
+            metrics.verify_finished("locked")
             return too_many(err)
         except limits.LimitsUnavailable:
+            metrics.verify_finished("unavailable")
             return unavailable()
         log_otp_event("otp.verify", code_request, result="success" if verified else "failure", ip=ip)
+        metrics.verify_finished("success" if verified else "failure")
         if verified:
             return Response({"verified": True}, status=status.HTTP_200_OK)
         return Response(VERIFY_FAILED, status=status.HTTP_400_BAD_REQUEST)

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "messaging.apps.MessagingConfig",
     "otp.apps.OtpConfig",
+    "observability.apps.ObservabilityConfig",
 ]
 
 MIDDLEWARE = [
@@ -88,6 +89,8 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Times with seconds and time zone, e.g. 2026-11-28 16:32:05 UTC (observability/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["observability.formats"]
 
 # --- Security (production defaults; `manage.py check --deploy` is clean with DEBUG off) ---
 
@@ -227,6 +230,18 @@ for _name, _entry in json.loads(env.str("MESSAGING_PRICES_JSON", default="{}")).
 
 FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="")
 
+# --- Metrics and logs ----------------------------------------------------------------------
+
+# Bearer token of GET /metrics; unset, /metrics answers 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# prometheus_client reads PROMETHEUS_MULTIPROC_DIR itself (this process group's own directory);
+# /metrics merges the directories of every group (gunicorn's, each Celery worker's).
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+METRICS_SCRAPE_DIRS = env.list("METRICS_SCRAPE_DIRS", default=[d for d in [PROMETHEUS_MULTIPROC_DIR] if d])
+LOG_FORMAT = env.str("LOG_FORMAT", default="logfmt")
+if LOG_FORMAT not in ("logfmt", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT must be logfmt or json.")
+
 # --- REST framework ----------------------------------------------------------------------
 
 REST_FRAMEWORK = {
@@ -251,10 +266,19 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "observability.logging.JsonLineFormatter"},
+    },
     # Last line of defence: a run of OTP_LENGTH digits that reaches a handler is redacted.
     "filters": {"redact_codes": {"()": "messaging.logging_filters.RedactCodesFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_codes"]}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["redact_codes"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.request": {"level": "ERROR"},

@@ -1,0 +1,27 @@
+"""gunicorn settings for the web service: `gunicorn -c deploy/gunicorn.conf.py otpsite.wsgi:application`.
+
+With PROMETHEUS_MULTIPROC_DIR set, the master empties that directory when it starts and marks
+each worker that exits, so /metrics counts every worker of this run and no other.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from observability.multiprocess import mark_dead, reset_multiproc_dir
+
+wsgi_app = "otpsite.wsgi:application"
+workers = 2
+timeout = 30
+
+
+def on_starting(server: Any) -> None:
+    reset_multiproc_dir()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    mark_dead(worker.pid)

@@ -1,0 +1,138 @@
+"""Figures read when /metrics is scraped: facts about now, not counts of events.
+
+Breaker states come from the shared breaker store (Redis); queue depth from the broker; undelivered
+messages and quota use from the database. Each source is read on its own: one that fails is
+reported by ``messaging_metrics_source_up{source=...} 0`` and the others still answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+
+import redis
+from django.conf import settings
+from django.db.models import Count, Min
+from django.utils import timezone
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from messaging import pricing
+from messaging.breaker import CLOSED, HALF_OPEN, OPEN, all_breakers
+from messaging.masking import log_event
+from messaging.models import Channel, CommunicationLog, MessageStatus
+
+logger = logging.getLogger("observability.collectors")
+
+BREAKER_STATE_VALUES = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
+UNDELIVERED = (MessageStatus.QUEUED, MessageStatus.SENDING)
+# Kombu's Redis transport keeps one list per priority step next to the queue's own.
+PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
+BROKER_QUEUES = ("celery",)
+
+
+def breaker_metrics() -> Iterator[GaugeMetricFamily]:
+    state = GaugeMetricFamily(
+        "messaging_breaker_state",
+        "Circuit breaker state per provider: 0 closed, 1 half open, 2 open.",
+        labels=["provider"],
+    )
+    for snapshot in all_breakers():
+        state.add_metric([snapshot.provider], BREAKER_STATE_VALUES.get(snapshot.state, 2))
+    yield state
+
+
+def queue_metrics() -> Iterator[GaugeMetricFamily]:
+    depth = GaugeMetricFamily("messaging_queue_depth", "Tasks waiting in the broker queue.", labels=["queue"])
+    if settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+        client = redis.Redis.from_url(
+            settings.CELERY_BROKER_URL, socket_timeout=settings.REDIS_SOCKET_TIMEOUT, socket_connect_timeout=1
+        )
+        try:
+            with client.pipeline(transaction=False) as pipe:
+                for queue in BROKER_QUEUES:
+                    for suffix in PRIORITY_SUFFIXES:
+                        pipe.llen(queue + suffix)
+                lengths = pipe.execute()
+        finally:
+            client.close()
+        for index, queue in enumerate(BROKER_QUEUES):
+            step = len(PRIORITY_SUFFIXES)
+            depth.add_metric([queue], sum(lengths[index * step : (index + 1) * step]))
+    yield depth
+
+
+def undelivered_metrics() -> Iterator[GaugeMetricFamily]:
+    count = GaugeMetricFamily(
+        "messaging_undelivered_messages", "Accepted messages no provider has taken yet.", labels=["channel"]
+    )
+    oldest = GaugeMetricFamily(
+        "messaging_oldest_undelivered_age_seconds",
+        "Age of the oldest accepted message no provider has taken yet (0 when there is none).",
+        labels=["channel"],
+    )
+    rows = {
+        row["channel"]: row
+        for row in CommunicationLog.objects.filter(status__in=UNDELIVERED)
+        .values("channel")
+        .annotate(count=Count("id"), oldest=Min("created_at"))
+    }
+    now = timezone.now()
+    for channel in Channel.values:
+        row = rows.get(channel)
+        count.add_metric([channel], row["count"] if row else 0)
+        oldest.add_metric([channel], max(0.0, (now - row["oldest"]).total_seconds()) if row else 0.0)
+    yield count
+    yield oldest
+
+
+def quota_metrics() -> Iterator[GaugeMetricFamily]:
+    used = GaugeMetricFamily(
+        "messaging_provider_quota_used",
+        "Messages a provider sent in the current UTC period.",
+        labels=["provider", "period"],
+    )
+    limit = GaugeMetricFamily(
+        "messaging_provider_quota_limit",
+        "A provider's quota for the period (daily or monthly).",
+        labels=["provider", "period"],
+    )
+    now = timezone.now()
+    for provider in settings.MESSAGING_PRICES:
+        price = pricing.price_of(provider)
+        for period, cap, since in (
+            ("day", price.daily_quota, pricing.day_start(now)),
+            ("month", price.monthly_quota, pricing.month_start(now)),
+        ):
+            if cap is not None:
+                used.add_metric([provider, period], pricing.sent_since(provider, since, now=now))
+                limit.add_metric([provider, period], cap)
+    yield used
+    yield limit
+
+
+SOURCES: dict[str, Callable[[], Iterable[GaugeMetricFamily]]] = {
+    "breakers": breaker_metrics,
+    "broker": queue_metrics,
+    "database": lambda: [*undelivered_metrics(), *quota_metrics()],
+}
+
+
+class CurrentStateCollector(Collector):
+    """Collects every scrape-time figure; never raises because one source is down."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        up = GaugeMetricFamily(
+            "messaging_metrics_source_up", "Whether /metrics could read this source just now.", labels=["source"]
+        )
+        for source, read in SOURCES.items():
+            try:
+                families = list(read())
+            except Exception as err:
+                error = type(err).__name__
+                log_event(logger, "metrics.source_failed", level=logging.WARNING, source=source, error=error)
+                up.add_metric([source], 0)
+                continue
+            up.add_metric([source], 1)
+            yield from families
+        yield up
