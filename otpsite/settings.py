@@ -238,6 +238,8 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # /metrics merges the directories of every group (gunicorn's, each Celery worker's).
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 METRICS_SCRAPE_DIRS = env.list("METRICS_SCRAPE_DIRS", default=[d for d in [PROMETHEUS_MULTIPROC_DIR] if d])
+# Prometheus scrapes /metrics inside the private network, over HTTP, with its bearer token.
+SECURE_REDIRECT_EXEMPT = [r"^metrics$"]
 LOG_FORMAT = env.str("LOG_FORMAT", default="logfmt")
 if LOG_FORMAT not in ("logfmt", "json"):
     raise ImproperlyConfigured("LOG_FORMAT must be logfmt or json.")
