@@ -1,0 +1,155 @@
+"""/metrics in one process: who may read it, and what the alert rules and the Grafana dashboard
+may ask of it (every metric they name is one the service exports)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from messaging.service import UnifiedMessagingService
+from tests.conftest import ROOT
+from tests.helpers import SEND_URL, VERIFY_URL
+from tests.metrics_helpers import TOKEN, Scrape
+
+pytestmark = pytest.mark.django_db
+
+DEPLOY = ROOT / "deploy"
+METRIC_NAME = re.compile(r"\b((?:otp|messaging)_[a-z0-9_]+)\b")
+
+
+def scrape(client, token: str | None = TOKEN, scheme: str = "Bearer"):
+    headers = {"HTTP_AUTHORIZATION": f"{scheme} {token}"} if token is not None else {}
+    return client.get("/metrics", **headers)
+
+
+@pytest.fixture
+def metrics_token(settings) -> str:
+    settings.METRICS_TOKEN = TOKEN
+    return TOKEN
+
+
+def test_there_is_no_metrics_page_when_no_token_is_configured(client, settings):
+    settings.METRICS_TOKEN = ""
+
+    assert scrape(client).status_code == 404
+    assert scrape(client, token="").status_code == 404
+
+
+def test_metrics_need_the_bearer_token(client, metrics_token):
+    missing = scrape(client, token=None)
+    basic = scrape(client, scheme="Basic")
+    wrong = scrape(client, token=TOKEN[:-1] + "x")
+    right = scrape(client)
+
+    assert missing.status_code == 401 and missing["WWW-Authenticate"].startswith("Bearer")
+    assert basic.status_code == 401
+    assert wrong.status_code == 403 and b"otp_" not in wrong.content
+    assert right.status_code == 200 and right["Content-Type"].startswith("text/plain")
+    assert "no-store" in right["Cache-Control"] or "max-age=0" in right["Cache-Control"]
+
+
+@pytest.fixture
+def exported(client, metrics_token, settings, smtp_sink, closed_port_url, django_capture_on_commit_callbacks) -> Scrape:
+    """A failover that opens a breaker, an accepted and a refused send, a failed verify; then a scrape.
+
+    Counters of this process also hold earlier tests' events: `before` is the scrape taken first.
+    """
+    before = Scrape(scrape(client).content.decode())
+    settings.MESSAGING_EMAIL_PROVIDERS = ["sendgrid", "smtp"]
+    settings.SENDGRID_API_KEY, settings.SENDGRID_API_HOST = "SG.test-key", closed_port_url
+    settings.BREAKER_FAILURE_THRESHOLD = 1
+    settings.MESSAGING_PRICES = {**settings.MESSAGING_PRICES, "smtp": {"per_message": 0, "daily_quota": 500}}
+    UnifiedMessagingService().send_email("ops@example.com", "Your code", "<p>x</p>", "x")
+    body = {"email": "ops@example.com", "purpose": "signup"}
+    for _ in range(2):  # the second is refused: the resend cooldown
+        with django_capture_on_commit_callbacks(execute=True):  # the task reaches the broker's queue
+            client.post(SEND_URL, body, content_type="application/json")
+    client.post(VERIFY_URL, {**body, "code": "000000"}, content_type="application/json")
+    response = scrape(client)
+    assert response.status_code == 200
+    after = Scrape(response.content.decode())
+    after.before = before  # type: ignore[attr-defined]
+    return after
+
+
+def increase(scraped: Scrape, name: str, **labels: str) -> float:
+    return scraped.value(name, **labels) - scraped.before.value(name, **labels)  # type: ignore[attr-defined]
+
+
+def test_one_process_exports_every_kind_of_figure(exported):
+    assert increase(exported, "otp_sends_total", channel="email", result="accepted") == 1
+    assert increase(exported, "otp_sends_total", channel="email", result="refused", reason="cooldown") == 1
+    assert increase(exported, "otp_verifies_total", result="failure") == 1
+    assert increase(exported, "messaging_failovers_total", channel="email", provider="smtp") == 1
+    assert increase(exported, "messaging_breaker_transitions_total", provider="sendgrid", to_state="open") == 1
+    assert exported.value("messaging_breaker_state", provider="sendgrid") == 2
+    assert exported.value("messaging_queue_depth", queue="celery") == 1
+    assert exported.value("messaging_undelivered_messages", channel="email") == 1
+    assert exported.value("messaging_oldest_undelivered_age_seconds", channel="email") > 0
+    assert exported.value("messaging_provider_quota_used", provider="smtp", period="day") == 1
+    assert exported.value("messaging_provider_quota_limit", provider="smtp", period="day") == 500
+
+
+def names_in(expression: str) -> set[str]:
+    return set(METRIC_NAME.findall(expression))
+
+
+def dashboard_queries() -> list[tuple[str, list[str]]]:
+    dashboard = json.loads((DEPLOY / "grafana" / "dashboards" / "otpsvc-overview.json").read_text())
+    return [(panel["title"], [t["expr"] for t in panel["targets"]]) for panel in dashboard["panels"]]
+
+
+def test_every_dashboard_panel_queries_metrics_the_service_exports(exported):
+    panels = dashboard_queries()
+
+    assert len(panels) >= 10
+    for title, expressions in panels:
+        named = set().union(*(names_in(e) for e in expressions))
+        assert named, f"panel {title!r} names no metric of the service"
+        assert named <= exported.names, f"panel {title!r} names unexported {named - exported.names}"
+
+
+def test_every_alert_rule_uses_exported_metrics(exported):
+    text = (DEPLOY / "prometheus" / "alerts.yml").read_text()
+    expressions = re.findall(r"expr: (?:\|\n)?((?:.+\n?)+?)\s+(?:for|labels):", text)
+
+    assert len(expressions) == 5
+    for expression in expressions:
+        assert names_in(expression) and names_in(expression) <= exported.names, expression
+
+
+def promtool() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.skip("promtool is not installed (Debian package 'prometheus'; `make test` installs it as root)")
+    return path
+
+
+@pytest.mark.parametrize("command", [["check", "rules", "alerts.yml"], ["test", "rules", "alerts_test.yml"]])
+def test_the_alert_rules_pass_promtool(command):
+    result = subprocess.run([promtool(), *command], cwd=DEPLOY / "prometheus", capture_output=True, text=True)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout + result.stderr
+
+
+def test_the_alert_rules_cover_the_four_conditions_operators_asked_for():
+    rules = (DEPLOY / "prometheus" / "alerts.yml").read_text()
+
+    for alert in ("MessagingBreakerOpen", "MessagingDeliverySuccessLow", "OtpOldestUndeliveredCode"):
+        assert f"alert: {alert}" in rules
+    assert "alert: MessagingProviderDailyQuota80" in rules and ">= 0.8" in rules
+
+
+def test_the_compose_file_offers_prometheus_and_grafana_under_a_profile():
+    compose = (ROOT / "docker-compose.yml").read_text()
+
+    for service in ("prometheus", "grafana"):
+        block = compose.split(f"\n  {service}:\n", 1)[1].split("\n\n", 1)[0]
+        assert 'profiles: ["observability"]' in block
+    assert Path(DEPLOY / "prometheus" / "prometheus.yml").exists()
