@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
 
 from messaging.models import CommunicationLog, DeliveryAttempt
+from messaging.pricing import CURRENCY
+
+
+def with_currency(cost: Decimal | None) -> str:
+    """0.007500 -> "0.0075 USD"; no cost -> "-"."""
+    return "-" if cost is None else f"{cost.normalize():f} {CURRENCY}"
 
 
 class ReadOnlyAdminMixin:
@@ -31,17 +38,8 @@ class DeliveryAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(CommunicationLog)
 class CommunicationLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = (
-        "created_at",
-        "channel",
-        "recipient",
-        "purpose",
-        "status",
-        "provider_used",
-        "cost",
-        "sent_at",
-        "delivered_at",
-    )
+    # Six columns fit a laptop screen; purpose, sent and delivered times are filters and on the detail page.
+    list_display = ("created_at", "channel", "recipient", "status", "provider_used", "cost_with_currency")
     list_filter = ("channel", "status", "provider_used", "purpose", "created_at")
     search_fields = ("recipient", "=message_id", "provider_message_id")
     date_hierarchy = "created_at"
@@ -53,7 +51,7 @@ class CommunicationLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "status",
         "provider_used",
         "provider_message_id",
-        "cost",
+        "cost_with_currency",
         "error_message",
         "metadata",
         "created_at",
@@ -62,3 +60,7 @@ class CommunicationLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "delivered_at",
     )
     inlines = [DeliveryAttemptInline]
+
+    @admin.display(description="cost", ordering="cost")
+    def cost_with_currency(self, log: CommunicationLog) -> str:
+        return with_currency(log.cost)

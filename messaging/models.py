@@ -63,6 +63,8 @@ class CommunicationLog(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "message"
+        verbose_name_plural = "messages"
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["provider_used", "sent_at"]),

@@ -27,6 +27,8 @@ from django.conf import settings
 from messaging.models import CommunicationLog
 
 CENT = Decimal("0.01")
+# settings.MESSAGING_PRICES and CommunicationLog.cost are in this currency.
+CURRENCY = "USD"
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,8 @@ class OneTimeCode(models.Model):
     )
 
     class Meta:
+        verbose_name = "one-time code"
+        verbose_name_plural = "one-time codes"
         indexes = [models.Index(fields=["tenant_id", "recipient", "purpose", "-created_at"])]
 
     def __str__(self) -> str:
