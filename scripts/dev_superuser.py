@@ -20,4 +20,8 @@ User = get_user_model()
 if not User.objects.filter(username="admin").exists():
     password = secrets.token_urlsafe(12)
     User.objects.create_superuser("admin", "admin@example.com", password)
-    password_file.write_text(f"admin {password}\n")
+    descriptor = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(f"admin {password}\n")
+if password_file.exists():
+    password_file.chmod(0o600)  # also a file an earlier version wrote world-readable

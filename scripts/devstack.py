@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -77,8 +78,17 @@ def stop_all(*_: object) -> None:
     raise SystemExit(0)
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write a secret readable by its owner only (mode 0600), whatever the umask."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
+    path.chmod(0o600)
+
+
 def development_env() -> dict[str, str]:
-    RUN_DIR.mkdir(exist_ok=True)
+    RUN_DIR.mkdir(mode=0o700, exist_ok=True)
+    RUN_DIR.chmod(0o700)
     env = dict(os.environ)
     env.setdefault("DEBUG", "1")
     env.setdefault("SECURE_SSL_REDIRECT", "0")
@@ -88,11 +98,29 @@ def development_env() -> dict[str, str]:
     env.setdefault("SMTP_PORT", str(SMTP_SINK_PORT))
     password_file = RUN_DIR / "flower-password"
     if not password_file.exists():
-        password_file.write_text(secrets.token_urlsafe(12))
+        write_private(password_file, secrets.token_urlsafe(12))
+    password_file.chmod(0o600)
     env.setdefault("FLOWER_BASIC_AUTH", f"admin:{password_file.read_text().strip()}")
+    token_file = RUN_DIR / "metrics-token"
+    if not token_file.exists():
+        write_private(token_file, secrets.token_urlsafe(24))
+    env.setdefault("METRICS_TOKEN", token_file.read_text().strip())
+    env.setdefault("METRICS_SCRAPE_DIRS", ",".join(str(metrics_dir(group)) for group in ("web", "worker")))
     env["PYTHONUNBUFFERED"] = "1"
     env["DEVSTACK_RUN_DIR"] = str(RUN_DIR)
     return env
+
+
+def metrics_dir(group: str) -> Path:
+    return RUN_DIR / "metrics" / group
+
+
+def with_metrics_dir(env: dict[str, str], group: str) -> dict[str, str]:
+    """The group's own, empty, prometheus_client multiprocess directory (web: runserver; worker: Celery)."""
+    directory = metrics_dir(group)
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    return {**env, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
 
 
 def main() -> None:
@@ -105,13 +133,11 @@ def main() -> None:
         wait_for_port(REDIS_PORT)
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     subprocess.run([PYTHON, "scripts/dev_superuser.py"], cwd=ROOT, env=env, check=True)
-    start(
-        "smtp",
-        [PYTHON, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{SMTP_SINK_PORT}", "-c", "aiosmtpd.handlers.Debugging"],
-        env,
-    )
-    start("web", [PYTHON, "manage.py", "runserver", f"127.0.0.1:{WEB_PORT}", "--noreload"], env)
-    start("worker", celery_worker_command(options=["--beat", f"--schedule={RUN_DIR / 'celerybeat-schedule'}"]), env)
+    start("smtp", [PYTHON, "scripts/dev_smtp_sink.py", f"127.0.0.1:{SMTP_SINK_PORT}"], env)
+    runserver = [PYTHON, "manage.py", "runserver", f"127.0.0.1:{WEB_PORT}", "--noreload"]
+    start("web", runserver, with_metrics_dir(env, "web"))
+    worker = celery_worker_command(options=["--beat", f"--schedule={RUN_DIR / 'celerybeat-schedule'}"])
+    start("worker", worker, with_metrics_dir(env, "worker"))
     start(
         "flower",
         [
@@ -123,7 +149,7 @@ def main() -> None:
             "flower",
             f"--port={FLOWER_PORT}",
             "--address=127.0.0.1",
-            f"--basic-auth={env['FLOWER_BASIC_AUTH']}",
+            # The login comes from FLOWER_BASIC_AUTH in the environment: `ps` shows command lines.
         ],
         env,
     )
@@ -138,6 +164,9 @@ def main() -> None:
         f"  API docs:     http://127.0.0.1:{WEB_PORT}/api/docs/\n"
         f"  Health:       http://127.0.0.1:{WEB_PORT}/health/messaging\n"
         f"  Flower:       http://127.0.0.1:{FLOWER_PORT}/  (user {user}, password {password})\n"
+        f"  Dashboard:    http://127.0.0.1:{WEB_PORT}/{admin_url}dashboard/\n"
+        f'  Metrics:      curl -H "Authorization: Bearer $(cat {RUN_DIR / "metrics-token"})" '
+        f"http://127.0.0.1:{WEB_PORT}/metrics\n"
         "  Emails and SMS appear below, from [smtp] and [worker]. Ctrl-C stops everything.\n",
         flush=True,
     )

@@ -7,17 +7,20 @@ import os
 import re
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
 import urllib.error
 import urllib.request
 from base64 import b64encode
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT, free_port
 from tests.helpers import wait_for
+from tests.metrics_helpers import Scrape
 
 pytestmark = pytest.mark.integration
 
@@ -40,6 +43,19 @@ def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
             return response.status, response.read()
     except urllib.error.HTTPError as err:
         return err.code, err.read()
+
+
+def command_lines_holding(secret: str) -> list[str]:
+    """Every process's command line (what `ps` shows) that contains `secret`."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # the process ended meanwhile
+        if secret in text:
+            found.append(text)
+    return found
 
 
 def test_make_run_serves_the_signup_flow_with_embedded_redis_and_sqlite_and_stops_on_ctrl_c(tmp_path):
@@ -92,6 +108,24 @@ def test_make_run_serves_the_signup_flow_with_embedded_redis_and_sqlite_and_stop
         flower = f"http://127.0.0.1:{ports['FLOWER_PORT']}/api/workers"
         assert get(flower)[0] == 401
         assert get(flower, {"Authorization": f"Basic {token}"})[0] == 200
+        assert command_lines_holding(flower_login.group(2)) == [], "the Flower password is visible to ps"
+
+        # The SMTP sink prints the email decoded, with the code on a line of its own.
+        smtp_lines = [line for line in "".join(lines).splitlines() if line.startswith("[smtp]")]
+        assert f"[smtp] >>> CODE: {found.group(1)} <<<" in smtp_lines
+        assert not any("=3D" in line or line.endswith("=") for line in smtp_lines)
+        run_dir = tmp_path / "run"
+        for secret in ("admin-password", "flower-password", "metrics-token"):
+            assert stat.S_IMODE((run_dir / secret).stat().st_mode) == 0o600, secret
+
+        # /metrics counts the web's send and the worker's delivery, behind the token make run made.
+        metrics_token = (run_dir / "metrics-token").read_text().strip()
+        assert get(f"{web}/metrics")[0] == 401
+        status, body = get(f"{web}/metrics", {"Authorization": f"Bearer {metrics_token}"})
+        scrape = Scrape(body.decode())
+        assert status == 200
+        assert scrape.value("otp_sends_total", channel="email", result="accepted") == 1
+        assert scrape.value("messaging_messages_total", channel="email", status="sent") == 1
     finally:
         if stack.poll() is None:
             os.killpg(stack.pid, signal.SIGINT)  # Ctrl-C in the terminal goes to the whole group
