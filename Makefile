@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint services bench clean
+.PHONY: run test lint services test-tools bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ run: $(VENV)/.runtime-installed
 services:
 	@scripts/ensure-services.sh
 
+# Debian's chromium (browser tests) and promtool (alert rules), installed with apt-get when missing.
+test-tools:
+	@scripts/ensure-test-tools.sh
+
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -30,7 +34,7 @@ lint: $(VENV)/.dev-installed
 	DJANGO_SETTINGS_MODULE=tests.settings DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run
 	POSTGRES_PASSWORD=check SECRET_KEY=check FLOWER_BASIC_AUTH=check:check $(BIN)/docker-compose -f docker-compose.yml config --quiet
 
-test: $(VENV)/.dev-installed services lint
+test: $(VENV)/.dev-installed services test-tools lint
 	$(BIN)/pytest
 
 bench: $(VENV)/.dev-installed services

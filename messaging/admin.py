@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
 
 from messaging.models import CommunicationLog, DeliveryAttempt
-from messaging.pricing import CURRENCY
-
-
-def with_currency(cost: Decimal | None) -> str:
-    """0.007500 -> "0.0075 USD"; no cost -> "-"."""
-    return "-" if cost is None else f"{cost.normalize():f} {CURRENCY}"
+from messaging.pricing import with_currency
 
 
 class ReadOnlyAdminMixin:
@@ -59,6 +53,7 @@ class CommunicationLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "sent_at",
         "delivered_at",
     )
+    fields = readonly_fields  # the raw cost field stays off the page: cost_with_currency shows it
     inlines = [DeliveryAttemptInline]
 
     @admin.display(description="cost", ordering="cost")

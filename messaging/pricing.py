@@ -31,6 +31,11 @@ CENT = Decimal("0.01")
 CURRENCY = "USD"
 
 
+def with_currency(cost: Decimal | None) -> str:
+    """A cost as operators read it: 0.007500 -> "0.0075 USD"; no cost -> "-"."""
+    return "-" if cost is None else f"{cost.normalize():f} {CURRENCY}"
+
+
 @dataclass(frozen=True)
 class Price:
     per_message: Decimal = Decimal("0")

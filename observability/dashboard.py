@@ -21,11 +21,11 @@ from django.utils import timezone
 
 from messaging.breaker import all_breakers
 from messaging.models import CommunicationLog, DeliveryAttempt, MessageStatus
+from messaging.pricing import CURRENCY, with_currency
 from observability.charts import Series, line_chart, stacked_bar_chart
 
 HOURS = 24
 DAYS = 30
-CURRENCY = "USD"
 DELIVERED = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.BOUNCED)
 
 
@@ -112,7 +112,7 @@ def dashboard_context(now: datetime) -> dict[str, Any]:
         "cost_chart": stacked_bar_chart(
             f"Cost per day by provider ({CURRENCY})", [d.strftime("%m-%d") for d in days], cost_series, unit="$"
         ),
-        "cost_totals": sorted((p, sum(v.values(), Decimal("0"))) for p, v in costs.items()),
+        "cost_totals": sorted((p, with_currency(sum(v.values(), Decimal("0")))) for p, v in costs.items()),
         "currency": CURRENCY,
         "breakers": all_breakers(),
         "hours": HOURS,

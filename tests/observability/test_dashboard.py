@@ -91,6 +91,7 @@ def test_message_lists_fit_a_laptop_with_times_to_the_second_and_cost_in_its_cur
 
     assert list_columns(changelist) == 6
     assert "0.0012 USD" in changelist and "0.0012 USD" in detail
+    assert "0.001200" not in detail and detail.count("Cost:") == 1
     assert TIME_WITH_SECONDS_AND_ZONE.search(changelist) and TIME_WITH_SECONDS_AND_ZONE.search(detail)
     assert "Select message to view" in changelist
 

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Tools the tests drive that pip cannot install: Debian's chromium (the browser tests, through
+# Playwright) and promtool from Debian's prometheus package (the alert rules). Installs what is
+# missing when run as root; otherwise says what to install, and those tests skip with that reason.
+set -euo pipefail
+
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "chromium and promtool are installed."
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "Missing ${missing[*]}: run 'apt-get install -y ${missing[*]}' as root; until then the browser and alert-rule tests are skipped." >&2
+  exit 0
+fi
+echo "Installing ${missing[*]} (apt-get)." >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
