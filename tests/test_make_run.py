@@ -63,6 +63,10 @@ def test_make_run_serves_the_signup_flow_with_embedded_redis_and_sqlite_and_stop
     env = {name: os.environ[name] for name in INHERITED if name in os.environ}
     env.update({name: str(port) for name, port in ports.items()})
     env.update(DEVSTACK_RUN_DIR=str(tmp_path / "run"), DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    (tmp_path / "run").mkdir(mode=0o755)
+    for secret in ("flower-password", "admin-password"):  # as an earlier version left them: world-readable
+        (tmp_path / "run" / secret).write_text("left-by-an-earlier-run\n")
+        (tmp_path / "run" / secret).chmod(0o644)
     stack = subprocess.Popen(
         [sys.executable, "scripts/devstack.py"],
         cwd=ROOT,
@@ -117,6 +121,7 @@ def test_make_run_serves_the_signup_flow_with_embedded_redis_and_sqlite_and_stop
         run_dir = tmp_path / "run"
         for secret in ("admin-password", "flower-password", "metrics-token"):
             assert stat.S_IMODE((run_dir / secret).stat().st_mode) == 0o600, secret
+        assert stat.S_IMODE(run_dir.stat().st_mode) == 0o700
 
         # /metrics counts the web's send and the worker's delivery, behind the token make run made.
         metrics_token = (run_dir / "metrics-token").read_text().strip()

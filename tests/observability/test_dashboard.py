@@ -52,20 +52,21 @@ def test_the_dashboard_is_for_staff_only(client):
 
 
 def test_the_dashboard_shows_the_failover_cost_and_breaker_from_the_records(admin_client, failover):
-    sent_directly = CommunicationLog.objects.create(
-        recipient="b@example.com", channel="email", status=MessageStatus.SENT, provider_used="smtp",
-        cost=Decimal("0.0012"), sent_at=timezone.now(),
-    )  # fmt: skip
-    sent_directly.attempts.create(provider="smtp", outcome="sent")
+    for recipient in ("b@example.com", "c@example.com"):  # sent by the first provider they tried
+        sent_directly = CommunicationLog.objects.create(
+            recipient=recipient, channel="email", status=MessageStatus.SENT, provider_used="smtp",
+            cost=Decimal("0.0012"), sent_at=timezone.now(),
+        )  # fmt: skip
+        sent_directly.attempts.create(provider="smtp", outcome="sent")
 
     response = admin_client.get(DASHBOARD)
 
     assert response.status_code == 200
     main = content_main(response)
-    assert "Failovers (last 24 h): 1 of 2 sent messages (50.0%)" in main
+    assert "Failovers (last 24 h): 1 of 3 sent messages (33.3%)" in main
     assert re.search(r"<td>sendgrid</td><td>provider_fault</td><td>1</td>", main)
-    assert re.search(r"<td>smtp</td><td>sent</td><td>2</td>", main)
-    assert "<td>smtp</td><td>0.0024 USD</td>" in main
+    assert re.search(r"<td>smtp</td><td>sent</td><td>3</td>", main)
+    assert "<td>smtp</td><td>0.0036 USD</td>" in main
     assert re.search(r"<td>sendgrid</td><td class=\"otpsvc-breaker-open\">open</td>", main)
 
 
