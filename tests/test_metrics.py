@@ -153,3 +153,38 @@ def test_the_compose_file_offers_prometheus_and_grafana_under_a_profile():
         block = compose.split(f"\n  {service}:\n", 1)[1].split("\n\n", 1)[0]
         assert 'profiles: ["observability"]' in block
     assert Path(DEPLOY / "prometheus" / "prometheus.yml").exists()
+
+
+def counted(client, name: str, **labels: str) -> float:
+    return Scrape(scrape(client).content.decode()).value(name, **labels)
+
+
+def test_refused_sends_are_counted_by_reason_and_a_lockout_as_locked(client, metrics_token, settings):
+    settings.OTP_LOCKOUT_THRESHOLD = 1
+    sends = {"channel": "sms", "result": "refused"}
+    before = {reason: counted(client, "otp_sends_total", **sends, reason=reason) for reason in ("destination", "ip")}
+    locked_before = counted(client, "otp_verifies_total", result="locked")
+    settings.OTP_SEND_LIMIT_PER_IP = 0
+
+    elsewhere = client.post(SEND_URL, {"phone": "+33612345678", "purpose": "signup"}, content_type="application/json")
+    too_many = client.post(SEND_URL, {"phone": "+14155550123", "purpose": "signup"}, content_type="application/json")
+    guess = {"email": "lock@example.com", "purpose": "signup", "code": "000000"}
+    answers = [client.post(VERIFY_URL, guess, content_type="application/json").status_code for _ in range(2)]
+
+    assert (elsewhere.status_code, too_many.status_code, answers) == (400, 429, [400, 429])
+    assert counted(client, "otp_sends_total", **sends, reason="destination") == before["destination"] + 1
+    assert counted(client, "otp_sends_total", **sends, reason="ip") == before["ip"] + 1
+    assert counted(client, "otp_verifies_total", result="locked") == locked_before + 1
+
+
+def test_a_send_refused_because_redis_is_down_is_counted_as_unavailable(client, metrics_token, redis_unreachable):
+    labels = {"channel": "email", "result": "refused", "reason": "unavailable"}
+    before = counted(client, "otp_sends_total", **labels)
+
+    response = client.post(
+        SEND_URL, {"email": "down@example.com", "purpose": "signup"}, content_type="application/json"
+    )
+
+    assert response.status_code == 503
+    assert counted(client, "otp_sends_total", **labels) == before + 1
+    assert counted(client, "messaging_metrics_source_up", source="database") == 1
