@@ -114,6 +114,17 @@ def test_every_dashboard_panel_queries_metrics_the_service_exports(exported):
         assert named <= exported.names, f"panel {title!r} names unexported {named - exported.names}"
 
 
+def test_every_dashboard_panel_reads_the_provisioned_prometheus():
+    provisioned = (DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yml").read_text()
+    uid = re.search(r"uid: (\S+)", provisioned).group(1)
+    dashboard = json.loads((DEPLOY / "grafana" / "dashboards" / "otpsvc-overview.json").read_text())
+
+    assert dashboard["uid"] and dashboard["title"]
+    for panel in dashboard["panels"]:
+        assert panel["datasource"]["uid"] == uid and {"h", "w", "x", "y"} <= set(panel["gridPos"])
+        assert all(target["datasource"]["uid"] == uid for target in panel["targets"])
+
+
 def test_every_alert_rule_uses_exported_metrics(exported):
     text = (DEPLOY / "prometheus" / "alerts.yml").read_text()
     expressions = re.findall(r"expr: (?:\|\n)?((?:.+\n?)+?)\s+(?:for|labels):", text)

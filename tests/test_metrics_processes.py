@@ -130,8 +130,8 @@ def test_metrics_count_a_send_a_failover_and_a_verify_across_every_process(stack
     assert status == 200
     scrape = Scrape(text)
 
-    assert len(pids_in(web_dir)) == 2, "both gunicorn workers served requests"
-    assert len(pids_in(worker_dir)) == 2, "both pool children delivered"
+    assert len(pids_in(web_dir)) >= 2, "both gunicorn workers served requests"
+    assert len(pids_in(worker_dir)) >= 2, "both pool children delivered"
     assert not (web_dir / "stale_from_an_earlier_run").exists()
     assert scrape.value("otp_sends_total", channel="email", result="accepted") == SENDS
     assert scrape.value("otp_verifies_total", result="success") == 1
