@@ -6,6 +6,7 @@ each worker that exits, so /metrics counts every worker of this run and no other
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,19 @@ from observability.multiprocess import mark_dead, reset_multiproc_dir
 wsgi_app = "otpsite.wsgi:application"
 workers = 2
 timeout = 30
+
+# LOG_FORMAT=json (see otpsite/settings.py): gunicorn's own lines are JSON objects too.
+if os.environ.get("LOG_FORMAT") == "json":
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "observability.logging.JsonLineFormatter"}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+        "loggers": {
+            "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
+            "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        },
+    }
 
 
 def on_starting(server: Any) -> None:
