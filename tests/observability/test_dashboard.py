@@ -108,3 +108,13 @@ def test_the_code_list_names_its_model_one_way_and_shows_each_codes_state(admin_
     assert list_columns(page) == 5
     assert '<td class="field-state">live</td>' in page
     assert TIME_WITH_SECONDS_AND_ZONE.search(page)
+
+
+def test_names_from_the_records_are_escaped_in_the_charts(admin_client):
+    log = CommunicationLog.objects.create(recipient="x@example.com", channel="email", status=MessageStatus.FAILED)
+    log.attempts.create(provider="<img src=x onerror=alert(1)>", outcome="provider_fault")
+
+    main = content_main(admin_client.get(DASHBOARD))
+
+    assert "<img src=x" not in main
+    assert "&lt;img src=x onerror=alert(1)&gt; provider_fault" in main
