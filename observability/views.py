@@ -18,7 +18,10 @@ from observability.collectors import CurrentStateCollector
 
 
 class MultiProcessDirsCollector(Collector):
-    """The merged files of every process of every group (gunicorn workers, Celery children)."""
+    """The merged files of every process of every group (gunicorn workers, Celery children).
+
+    Each entry of METRICS_SCRAPE_DIRS may be a glob pattern (one directory per worker container).
+    """
 
     def __init__(self, directories: list[str]) -> None:
         self.directories = directories

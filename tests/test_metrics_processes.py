@@ -58,7 +58,7 @@ def pids_in(directory: Path) -> set[str]:
 @pytest.fixture
 def stack(tmp_path, settings, smtp_sink, silent_url, start_worker):
     """gunicorn (2 workers) and a Celery worker (2 children); SendGrid never answers, SMTP delivers."""
-    web_dir, worker_dir = tmp_path / "metrics-web", tmp_path / "metrics-worker"
+    web_dir, worker_dir = tmp_path / "metrics-web", tmp_path / "metrics-worker-1"
     (web_dir / "stale_from_an_earlier_run").mkdir(parents=True)  # emptied when gunicorn starts
     overrides = {
         "DJANGO_SETTINGS_MODULE": "otpsite.settings",
@@ -69,7 +69,7 @@ def stack(tmp_path, settings, smtp_sink, silent_url, start_worker):
         "SMTP_PORT": str(smtp_sink.port),
         "MESSAGING_PRICES_JSON": json.dumps({"smtp": {"per_message": str(SMTP_PRICE)}}),
         "METRICS_TOKEN": TOKEN,
-        "METRICS_SCRAPE_DIRS": f"{web_dir},{worker_dir}",
+        "METRICS_SCRAPE_DIRS": f"{web_dir},{tmp_path}/metrics-worker-*",  # one directory per worker
         "LOG_FORMAT": "json",
     }
     worker = start_worker(concurrency=2, **overrides, PROMETHEUS_MULTIPROC_DIR=str(worker_dir))
