@@ -226,7 +226,7 @@ def mark_failed(log: CommunicationLog, error: str) -> None:
     log.status = MessageStatus.FAILED
     log.error_message = error[:4000]
     log.save(update_fields=["status", "error_message"])
-    metrics.message_failed(log.channel)
+    metrics.message_failed(log)
     log_event(
         logger,
         "messaging.failed",

@@ -46,8 +46,9 @@ PROVIDER_CALL_SECONDS = Histogram(
 )
 MESSAGES = Counter(
     "messaging_messages",
-    "Messages settled by the failover loop, by channel and status (sent or failed).",
-    ["channel", "status"],
+    "Messages settled, by channel and status (sent or failed); a failure's cause is 'recipient' when a "
+    "provider refused the recipient (not a delivery fault), else 'delivery'.",
+    ["channel", "status", "cause"],
 )
 FAILOVERS = Counter(
     "messaging_failovers",
@@ -96,7 +97,7 @@ def attempt_recorded(*, channel: str, provider: str, outcome: str, seconds: floa
 def message_sent(log: CommunicationLog) -> None:
     """A provider took the message (provider_used, cost and sent_at are set): count, failover, cost, latency."""
     channel, provider = str(log.channel), log.provider_used
-    MESSAGES.labels(channel=channel, status="sent").inc()
+    MESSAGES.labels(channel=channel, status="sent", cause="").inc()
     if provider != first_provider(channel):
         FAILOVERS.labels(channel=channel, provider=provider).inc()
     COST.labels(channel=channel, provider=provider).inc(float(log.cost or 0))
@@ -111,8 +112,10 @@ def first_provider(channel: str) -> str:
     return str(chain[0]) if chain else ""
 
 
-def message_failed(channel: str) -> None:
-    MESSAGES.labels(channel=channel, status="failed").inc()
+def message_failed(log: CommunicationLog) -> None:
+    """Given up on: a recipient fault (the recipient's problem), or every provider failed, or it expired."""
+    cause = "recipient" if log.attempts.filter(outcome="recipient_fault").exists() else "delivery"
+    MESSAGES.labels(channel=str(log.channel), status="failed", cause=cause).inc()
 
 
 def breaker_changed(provider: str, from_state: str, to_state: str) -> None:

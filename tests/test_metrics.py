@@ -199,3 +199,20 @@ def test_a_send_refused_because_redis_is_down_is_counted_as_unavailable(client, 
     assert response.status_code == 503
     assert counted(client, "otp_sends_total", **labels) == before + 1
     assert counted(client, "messaging_metrics_source_up", source="database") == 1
+
+
+def test_a_message_refused_for_its_recipient_fails_without_counting_as_a_delivery_failure(
+    client, metrics_token, settings, smtp_sink
+):
+    settings.MESSAGING_EMAIL_PROVIDERS = ["smtp"]
+    smtp_sink.reject_with = "550 5.1.1 No such user here"
+    failed = {"channel": "email", "status": "failed"}
+    before = {
+        cause: counted(client, "messaging_messages_total", **failed, cause=cause) for cause in ("recipient", "delivery")
+    }
+
+    result = UnifiedMessagingService().send_email("nobody@example.com", "Your code", "<p>x</p>", "x")
+
+    assert result["status"] == "failed"
+    assert counted(client, "messaging_messages_total", **failed, cause="recipient") == before["recipient"] + 1
+    assert counted(client, "messaging_messages_total", **failed, cause="delivery") == before["delivery"]
