@@ -79,11 +79,10 @@ def stop_all(*_: object) -> None:
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write a secret readable by its owner only (mode 0600), whatever the umask."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    """Create a secret readable by its owner only (mode 0600; a umask can only take bits away)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as file:
         file.write(text)
-    path.chmod(0o600)
 
 
 def development_env() -> dict[str, str]:
