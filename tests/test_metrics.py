@@ -216,3 +216,21 @@ def test_a_message_refused_for_its_recipient_fails_without_counting_as_a_deliver
     assert result["status"] == "failed"
     assert counted(client, "messaging_messages_total", **failed, cause="recipient") == before["recipient"] + 1
     assert counted(client, "messaging_messages_total", **failed, cause="delivery") == before["delivery"]
+
+
+def test_the_compose_prometheus_config_passes_promtool_with_its_rules(tmp_path):
+    """The config as the container reads it, with the token file (a compose secret there) made here."""
+    (tmp_path / "metrics_token").write_text("token\n")
+    config = (DEPLOY / "prometheus" / "prometheus.yml").read_text()
+    assert "credentials_file: /run/secrets/metrics_token" in config
+    (tmp_path / "prometheus.yml").write_text(
+        config.replace("/run/secrets/metrics_token", str(tmp_path / "metrics_token"))
+    )
+    shutil.copy(DEPLOY / "prometheus" / "alerts.yml", tmp_path / "alerts.yml")
+
+    result = subprocess.run(
+        [promtool(), "check", "config", "prometheus.yml"], cwd=tmp_path, capture_output=True, text=True
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "5 rules found" in result.stdout + result.stderr
