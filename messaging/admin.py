@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from messaging.models import CommunicationLog, DeliveryAttempt
+from messaging.models import CommunicationLog, DeliveryAttempt, DeliveryReceipt
 
 
 class ReadOnlyAdminMixin:
@@ -24,7 +24,15 @@ class ReadOnlyAdminMixin:
 class DeliveryAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = DeliveryAttempt
     extra = 0
-    fields = ("created_at", "provider", "outcome", "error_code", "error", "duration_ms")
+    fields = ("created_at", "provider", "outcome", "error_code", "error", "duration_ms", "reason")
+    readonly_fields = fields
+    can_delete = False
+
+
+class DeliveryReceiptInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = DeliveryReceipt
+    extra = 0
+    fields = ("received_at", "provider", "event", "blame", "code", "reason", "occurred_at", "changed_status")
     readonly_fields = fields
     can_delete = False
 
@@ -61,4 +69,4 @@ class CommunicationLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "sent_at",
         "delivered_at",
     )
-    inlines = [DeliveryAttemptInline]
+    inlines = [DeliveryAttemptInline, DeliveryReceiptInline]

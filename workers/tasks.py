@@ -23,3 +23,34 @@ def purge_expired_records() -> dict[str, int]:
     from otp.retention import purge_expired_records as purge
 
     return purge()
+
+
+@shared_task(name="workers.tasks.resend_otp")
+def resend_otp(log_id: int, reason: str) -> str:
+    """Send a code once more through the next provider (a receipt blamed the provider, or none came)."""
+    from django.utils import timezone
+
+    from otp.resend import resend_through_next_provider
+
+    return resend_through_next_provider(log_id, reason=reason, now=timezone.now())
+
+
+@shared_task(name="workers.tasks.resend_codes_without_receipt")
+def resend_codes_without_receipt() -> int:
+    """Beat: queue one resend for each code whose provider sent no receipt within its timeout."""
+    from django.utils import timezone
+
+    from otp.resend import logs_without_receipt
+
+    log_ids = list(logs_without_receipt(now=timezone.now()).values_list("pk", flat=True)[:500])
+    for log_id in log_ids:
+        resend_otp.delay(log_id, "no receipt in time")
+    return len(log_ids)
+
+
+@shared_task(name="workers.tasks.read_sns_sms_receipts")
+def read_sns_sms_receipts() -> int:
+    """Beat: turn new SNS SMS delivery-status log entries (CloudWatch Logs) into receipts."""
+    from messaging.receipts.sns_sms import read_delivery_logs
+
+    return read_delivery_logs()
