@@ -97,7 +97,7 @@ def apply_receipt(receipt: Receipt, *, now: datetime | None = None) -> str:
         if changed:
             DeliveryReceipt.objects.filter(pk=row.pk).update(changed_status=True)
         if receipt.is_failure and receipt.blame in RESEND_BLAMES:
-            reason = f"{receipt.provider} reported {receipt.event} {receipt.code}".strip()
+            reason = f"{receipt.provider} reported {receipt.event} {receipt.code} ({receipt.reason})"
             transaction.on_commit(lambda: _after_provider_failure(log, receipt, reason))
     log_event(logger, "receipt.recorded", provider=receipt.provider, message_id=str(log.message_id),
               receipt=receipt.event, blame=receipt.blame or "-", error_code=receipt.code, changed=changed)  # fmt: skip
