@@ -9,6 +9,7 @@ between that claim and the provider call leaves the code without its resend (nev
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -24,6 +25,8 @@ from otp.codes import generate_code, hash_code
 from otp.delivery import render_message
 from otp.lifecycle import resend_hash_id
 from otp.models import OneTimeCode
+
+NO_RECEIPT = "no receipt in time"
 
 
 def providers_after(channel: str, provider: str) -> list[type[Provider]]:
@@ -92,3 +95,11 @@ def logs_without_receipt(*, now: datetime) -> QuerySet[CommunicationLog]:
         one_time_code__invalidated_at__isnull=True,
         one_time_code__expires_at__gt=now,
     )
+
+
+def resend_codes_without_receipt(*, now: datetime, enqueue: Callable[[int, str], None], limit: int = 500) -> int:
+    """Ask for one resend of each code whose provider sent no receipt in time. Returns how many."""
+    log_ids = list(logs_without_receipt(now=now).values_list("pk", flat=True)[:limit])
+    for log_id in log_ids:
+        enqueue(log_id, NO_RECEIPT)
+    return len(log_ids)

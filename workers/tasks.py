@@ -40,12 +40,9 @@ def resend_codes_without_receipt() -> int:
     """Beat: queue one resend for each code whose provider sent no receipt within its timeout."""
     from django.utils import timezone
 
-    from otp.resend import logs_without_receipt
+    from otp.resend import resend_codes_without_receipt as find_and_resend
 
-    log_ids = list(logs_without_receipt(now=timezone.now()).values_list("pk", flat=True)[:500])
-    for log_id in log_ids:
-        resend_otp.delay(log_id, "no receipt in time")
-    return len(log_ids)
+    return find_and_resend(now=timezone.now(), enqueue=lambda log_id, reason: resend_otp.delay(log_id, reason))
 
 
 @shared_task(name="workers.tasks.read_sns_sms_receipts")
