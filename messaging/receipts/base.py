@@ -79,9 +79,11 @@ def apply_receipt(receipt: Receipt, *, now: datetime | None = None) -> str:
         if log is None:
             log_event(logger, "receipt.unknown_message", provider=receipt.provider, event_key=receipt.event_key)
             return "unknown"
+        # The row lock holds the status still, so whether this receipt moves it is known up front.
+        changed = _moves_status(log, receipt)
         try:
             with transaction.atomic():
-                row = DeliveryReceipt.objects.create(
+                DeliveryReceipt.objects.create(
                     log=log,
                     provider=receipt.provider,
                     event_key=receipt.event_key[:255],
@@ -90,12 +92,12 @@ def apply_receipt(receipt: Receipt, *, now: datetime | None = None) -> str:
                     reason=receipt.reason[:500],
                     code=receipt.code[:64],
                     occurred_at=receipt.occurred_at,
+                    changed_status=changed,
                 )
         except IntegrityError:
             return "duplicate"
-        changed = _move_status(log, receipt, now=now)
         if changed:
-            DeliveryReceipt.objects.filter(pk=row.pk).update(changed_status=True)
+            _move_status(log, receipt, now=now)
         if receipt.is_failure and receipt.blame in RESEND_BLAMES:
             reason = f"{receipt.provider} reported {receipt.event} {receipt.code} ({receipt.reason})"
             transaction.on_commit(lambda: _after_provider_failure(log, receipt, reason))
@@ -104,17 +106,19 @@ def apply_receipt(receipt: Receipt, *, now: datetime | None = None) -> str:
     return "recorded"
 
 
-def _move_status(log: CommunicationLog, receipt: Receipt, *, now: datetime) -> bool:
+def _moves_status(log: CommunicationLog, receipt: Receipt) -> bool:
     transition = TRANSITIONS.get(receipt.event)
-    if transition is None or log.status not in transition[1]:
-        return False
-    to_status = transition[0]
+    return transition is not None and log.status in transition[1]
+
+
+def _move_status(log: CommunicationLog, receipt: Receipt, *, now: datetime) -> None:
+    to_status = TRANSITIONS[receipt.event][0]
     fields: dict[str, object] = {"status": to_status}
     if to_status == MessageStatus.DELIVERED:
         fields["delivered_at"] = receipt.occurred_at or now
     else:
         fields["error_message"] = f"{receipt.provider} receipt: {receipt.code} {receipt.reason}".strip()[:4000]
-    return bool(CommunicationLog.objects.filter(pk=log.pk, status=log.status).update(**fields))
+    CommunicationLog.objects.filter(pk=log.pk).update(**fields)
 
 
 def _after_provider_failure(log: CommunicationLog, receipt: Receipt, reason: str) -> None:

@@ -13,10 +13,17 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_log_page_shows_delivered_at_receipts_and_why_an_attempt_was_a_resend(admin_client):
-    log = CommunicationLog.objects.create(recipient="+14155550123", channel="sms", status=MessageStatus.SENT,
-                                          provider_used="twilio", provider_message_id="SM1", sent_at=timezone.now())  # fmt: skip
-    DeliveryAttempt.objects.create(log=log, provider="twilio", outcome=AttemptOutcome.SENT,
-                                   reason="resent: no receipt in time")  # fmt: skip
+    log = CommunicationLog.objects.create(
+        recipient="+14155550123",
+        channel="sms",
+        status=MessageStatus.SENT,
+        provider_used="twilio",
+        provider_message_id="SM1",
+        sent_at=timezone.now(),
+    )
+    DeliveryAttempt.objects.create(
+        log=log, provider="twilio", outcome=AttemptOutcome.SENT, reason="resent: no receipt in time"
+    )
     apply_receipt(Receipt(provider="twilio", provider_message_id="SM1", event_key="t1", event="failed",
                           blame=Blame.PROVIDER, reason="undelivered: unknown error", code="30008"))  # fmt: skip
     apply_receipt(Receipt(provider="twilio", provider_message_id="SM1", event_key="t2", event="delivered"))

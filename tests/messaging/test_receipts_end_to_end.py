@@ -52,8 +52,14 @@ def test_undelivered_30008_from_twilio_resends_a_new_code_through_the_next_provi
     # Twilio accepted it, then the carrier dropped it: the callback comes over HTTP, signed.
     status = post_twilio_callback(
         sent["StatusCallback"],
-        {"MessageSid": first_log.provider_message_id, "MessageStatus": "undelivered", "ErrorCode": "30008",
-         "AccountSid": TWILIO_SID, "To": PHONE, "From": TWILIO_FROM},  # fmt: skip
+        {
+            "MessageSid": first_log.provider_message_id,
+            "MessageStatus": "undelivered",
+            "ErrorCode": "30008",
+            "AccountSid": TWILIO_SID,
+            "To": PHONE,
+            "From": TWILIO_FROM,
+        },
         auth_token=settings.TWILIO_AUTH_TOKEN,
     )
     assert status == 200

@@ -11,7 +11,6 @@ import pytest
 from messaging.breaker import breaker_for
 from messaging.models import Blame, CommunicationLog, DeliveryReceipt, MessageStatus, ReceiptEvent
 from messaging.service import UnifiedMessagingService
-from tests.standins.receipt_fixtures import sendgrid_signer  # noqa: F401
 from tests.standins.receipts import SendGridSigner, sendgrid_event
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,6 @@ import pytest
 
 from messaging.models import Blame, CommunicationLog, DeliveryReceipt, MessageStatus, ReceiptEvent
 from messaging.service import UnifiedMessagingService
-from tests.standins.receipt_fixtures import sns_standin  # noqa: F401
 from tests.standins.receipts import TOPIC_ARN, SnsStandIn, ses_event
 
 pytestmark = pytest.mark.django_db
@@ -105,9 +104,7 @@ def test_a_missing_signature_is_refused(client, sns_standin, sent_by_ses):
     refused(sent_by_ses, post(client, json.dumps(signed).encode()))
 
 
-def test_a_validly_signed_notification_older_than_ten_minutes_is_refused_as_a_replay(
-    client, sns_standin, sent_by_ses
-):
+def test_a_validly_signed_notification_older_than_ten_minutes_is_refused_as_a_replay(client, sns_standin, sent_by_ses):
     old = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=11)
     event = ses_event("Delivery", sent_by_ses.provider_message_id)
     refused(sent_by_ses, post(client, sns_standin.sign(sns_standin.ses_notification(event, timestamp=old))))

@@ -1,4 +1,4 @@
-"""Fixtures for the receipt stand-ins (imported by the receipt test modules)."""
+"""Fixtures of the receipt tests: the signing stand-ins, with keys and certificates made here."""
 
 from __future__ import annotations
 
