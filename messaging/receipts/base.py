@@ -99,7 +99,8 @@ def apply_receipt(receipt: Receipt, *, now: datetime | None = None) -> str:
         if changed:
             _move_status(log, receipt, now=now)
         if receipt.is_failure and receipt.blame in RESEND_BLAMES:
-            reason = f"{receipt.provider} reported {receipt.event} {receipt.code} ({receipt.reason})"
+            # Provider, event and code only: the provider's free text may name the recipient.
+            reason = f"{receipt.provider} reported {receipt.event} {receipt.code}".strip()
             transaction.on_commit(lambda: _after_provider_failure(log, receipt, reason))
     log_event(logger, "receipt.recorded", provider=receipt.provider, message_id=str(log.message_id),
               receipt=receipt.event, blame=receipt.blame or "-", error_code=receipt.code, changed=changed)  # fmt: skip

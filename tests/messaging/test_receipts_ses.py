@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -136,3 +138,29 @@ def test_a_subscribe_url_on_a_host_not_allowed_is_never_visited(client, sns_stan
 
     assert response.status_code == 403
     assert not any("ConfirmSubscription" in path for path in sns_standin.requests)
+
+
+def test_a_certificate_offered_over_plain_http_is_never_fetched(client, sns_standin, sent_by_ses):
+    """Same allowed host, same certificate, but http: refused before any connection is made."""
+    fetched: list[str] = []
+
+    class PlainCertificate(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            fetched.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(sns_standin.certificate_pem)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), PlainCertificate)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        cert_url = f"http://127.0.0.1:{server.server_address[1]}/SimpleNotificationService-test.pem"
+        event = ses_event("Delivery", sent_by_ses.provider_message_id)
+        refused(sent_by_ses, post(client, sns_standin.sign(sns_standin.ses_notification(event), cert_url=cert_url)))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert fetched == []
