@@ -83,7 +83,9 @@ def logs_without_receipt(*, now: datetime) -> QuerySet[CommunicationLog]:
         names = [cls.name for cls in registry.chain(channel) if expects_receipts(cls.name)]
         if timeout > 0 and names:
             cutoff = now - timedelta(seconds=timeout)
-            waiting |= Q(channel=channel, provider_used__in=names, sent_at__lt=cutoff)
+            # No code outlives OTP_TTL_SECONDS, so older messages need not be looked at.
+            oldest = cutoff - timedelta(seconds=settings.OTP_TTL_SECONDS)
+            waiting |= Q(channel=channel, provider_used__in=names, sent_at__lt=cutoff, sent_at__gte=oldest)
     if not waiting:
         return CommunicationLog.objects.none()
     return CommunicationLog.objects.filter(
