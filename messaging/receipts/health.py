@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import DatabaseError
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -23,10 +24,15 @@ def receipt_summary(provider: str, *, now: datetime | None = None) -> dict[str, 
     if not expects_receipts(provider):
         return {"receipts": None}
     since = (now or timezone.now()) - timedelta(hours=1)
-    counts = CommunicationLog.objects.filter(provider_used=provider, sent_at__gte=since, status__in=ACCEPTED).aggregate(
-        accepted=Count("pk"),
-        delivered=Count("pk", filter=Q(status=MessageStatus.DELIVERED)),
-        awaiting=Count("pk", filter=Q(status=MessageStatus.SENT)),
-    )
+    accepted = CommunicationLog.objects.filter(provider_used=provider, sent_at__gte=since, status__in=ACCEPTED)
+    try:
+        counts = accepted.aggregate(
+            accepted=Count("pk"),
+            delivered=Count("pk", filter=Q(status=MessageStatus.DELIVERED)),
+            awaiting=Count("pk", filter=Q(status=MessageStatus.SENT)),
+        )
+    except DatabaseError:
+        # Provider health must answer without the database; these counts are extra detail.
+        return {"receipts": {"unavailable": "database"}}
     share = round(counts["delivered"] / counts["accepted"], 3) if counts["accepted"] else None
     return {"receipts": {"delivered_share_last_hour": share, "awaiting_receipt": counts["awaiting"]}}

@@ -25,10 +25,27 @@ from messaging.receipts.twilio import twilio_receipts, verify_twilio
 
 logger = logging.getLogger("messaging.receipts")
 
+# SendGrid batches events and SNS messages reach 256 KB: more than the 64 KB API bodies may carry.
+WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def read_body(request: HttpRequest) -> bytes:
+    """The raw body, up to WEBHOOK_MAX_BODY_BYTES (read from the stream, past DATA_UPLOAD_MAX_MEMORY_SIZE)."""
+    body = request.read(WEBHOOK_MAX_BODY_BYTES + 1)
+    if len(body) > WEBHOOK_MAX_BODY_BYTES:
+        raise BodyTooLarge
+    return body
+
 
 def _answer(provider: str, read: Callable[[], list[Receipt]]) -> HttpResponse:
     try:
         receipts = read()
+    except BodyTooLarge:
+        return HttpResponse(status=413)
     except ReceiptRefused as err:
         log_event(logger, "receipt.refused", level=logging.WARNING, provider=provider, reason=str(err))
         return HttpResponse(status=403)
@@ -44,13 +61,14 @@ def _answer(provider: str, read: Callable[[], list[Receipt]]) -> HttpResponse:
 @require_POST
 def sendgrid_webhook(request: HttpRequest) -> HttpResponse:
     def read() -> list[Receipt]:
+        body = read_body(request)
         verify_sendgrid(
-            body=request.body,
+            body=body,
             signature=request.headers.get(SIGNATURE_HEADER, ""),
             timestamp=request.headers.get(TIMESTAMP_HEADER, ""),
             now=timezone.now(),
         )
-        return sendgrid_receipts(request.body)
+        return sendgrid_receipts(body)
 
     return _answer("sendgrid", read)
 
@@ -73,7 +91,7 @@ def twilio_webhook(request: HttpRequest) -> HttpResponse:
 @require_POST
 def ses_webhook(request: HttpRequest) -> HttpResponse:
     def read() -> list[Receipt]:
-        message = verified_sns_message(request.body, now=timezone.now())
+        message = verified_sns_message(read_body(request), now=timezone.now())
         if message["Type"] == "SubscriptionConfirmation":
             confirm_subscription(message)
             log_event(logger, "receipt.subscription_confirmed", provider="ses", topic=str(message.get("TopicArn")))

@@ -164,3 +164,16 @@ def test_without_a_configured_key_every_callback_is_refused(client, settings, se
     settings.SENDGRID_WEBHOOK_PUBLIC_KEY = ""
     event = sendgrid_event(sent_by_sendgrid.provider_message_id, "delivered")
     refused(client, sent_by_sendgrid, post_events(client, sendgrid_signer, event))
+
+
+def test_a_large_signed_batch_is_read_and_an_oversized_one_gets_413(client, sendgrid_signer, sent_by_sendgrid):
+    sg_id = sent_by_sendgrid.provider_message_id
+    # About 200 KB: past the 64 KB the API bodies may carry, well within a SendGrid batch.
+    batch = [sendgrid_event(sg_id, "processed") for _ in range(1000)] + [sendgrid_event(sg_id, "delivered")]
+    assert post_events(client, sendgrid_signer, *batch).status_code == 200
+    sent_by_sendgrid.refresh_from_db()
+    assert sent_by_sendgrid.status == MessageStatus.DELIVERED
+
+    huge = json.dumps([sendgrid_event(sg_id, "processed", pad="x" * 1024) for _ in range(1100)]).encode()
+    headers = sendgrid_signer.headers(huge, timestamp=int(time.time()))
+    assert client.post(URL, huge, content_type="application/json", headers=headers).status_code == 413
