@@ -59,4 +59,12 @@ enable_utc = True
 
 beat_schedule = {
     "purge-expired-records": {"task": "workers.tasks.purge_expired_records", "schedule": 3600.0},
+    "resend-codes-without-receipt": {
+        "task": "workers.tasks.resend_codes_without_receipt",
+        "schedule": settings.MESSAGING_RECEIPT_SWEEP_SECONDS,
+    },
+    "read-sns-sms-receipts": {
+        "task": "workers.tasks.read_sns_sms_receipts",
+        "schedule": settings.MESSAGING_RECEIPT_SWEEP_SECONDS,
+    },
 }

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from messaging.models import CommunicationLog, DeliveryAttempt
+from messaging.models import CommunicationLog, DeliveryAttempt, DeliveryReceipt
 from messaging.pricing import with_currency
 
 
@@ -25,7 +25,15 @@ class ReadOnlyAdminMixin:
 class DeliveryAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = DeliveryAttempt
     extra = 0
-    fields = ("created_at", "provider", "outcome", "error_code", "error", "duration_ms")
+    fields = ("created_at", "provider", "outcome", "error_code", "error", "duration_ms", "reason")
+    readonly_fields = fields
+    can_delete = False
+
+
+class DeliveryReceiptInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = DeliveryReceipt
+    extra = 0
+    fields = ("received_at", "provider", "event", "blame", "code", "reason", "occurred_at", "changed_status")
     readonly_fields = fields
     can_delete = False
 
@@ -54,7 +62,7 @@ class CommunicationLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "delivered_at",
     )
     fields = readonly_fields  # the raw cost field stays off the page: cost_with_currency shows it
-    inlines = [DeliveryAttemptInline]
+    inlines = [DeliveryAttemptInline, DeliveryReceiptInline]
 
     @admin.display(description="cost", ordering="cost")
     def cost_with_currency(self, log: CommunicationLog) -> str:

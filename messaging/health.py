@@ -25,6 +25,7 @@ from messaging.breaker import CLOSED, breaker_for
 from messaging.masking import log_event
 from messaging.models import Channel
 from messaging.providers.base import Provider
+from messaging.receipts.health import receipt_summary
 from otpsite.redis import get_redis
 
 logger = logging.getLogger("messaging.health")
@@ -71,6 +72,7 @@ def provider_report(provider_class: type[Provider], index: int) -> tuple[dict[st
         "configured": configured,
         "next_attempt_at": iso(snapshot.next_attempt_at),
     }
+    entry.update(receipt_summary(provider_class.name))
     return entry, snapshot.shared_store_available
 
 

@@ -19,11 +19,13 @@ class MessageStatus(models.TextChoices):
     SENDING = "sending", "Sending"
     # A provider accepted it: provider_used, provider_message_id, cost and sent_at are set.
     SENT = "sent", "Sent"
-    # The provider's status webhook says it reached the recipient: delivered_at is set.
+    # A signed receipt (webhook or delivery log) says it reached the recipient: delivered_at is set.
+    # Final: no later receipt moves it back.
     DELIVERED = "delivered", "Delivered"
-    # The provider's status webhook reports a hard bounce or an unreachable recipient.
+    # A receipt reports a hard bounce: the address or number does not exist or refuses mail.
     BOUNCED = "bounced", "Bounced"
-    # Given up: a recipient fault, retries spent, or the code expired before any provider took it.
+    # Given up: a recipient fault, retries spent, the code expired before any provider took it,
+    # or a receipt says the provider accepted it and then could not deliver it.
     FAILED = "failed", "Failed"
 
 
@@ -68,6 +70,7 @@ class CommunicationLog(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["provider_used", "sent_at"]),
+            models.Index(fields=["provider_message_id"]),
             models.Index(fields=["status", "created_at"]),
             models.Index(fields=["recipient"]),
         ]
@@ -86,6 +89,8 @@ class DeliveryAttempt(models.Model):
     # The provider's own error code (HTTP status, AWS error code, Twilio code), when it gave one.
     error_code = models.CharField(max_length=64, blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
+    # Why this call was made when it was not the first walk of the chain (a receipt-driven resend).
+    reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -93,3 +98,52 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider}: {self.outcome}"
+
+
+class ReceiptEvent(models.TextChoices):
+    """What a provider's receipt says happened to a message it had accepted."""
+
+    # It reached the handset or the recipient's mail server.
+    DELIVERED = "delivered", "Delivered"
+    # Hard bounce: the address or number does not exist or refuses mail for good.
+    BOUNCED = "bounced", "Bounced"
+    # The provider gave up on it (carrier filtering, unknown error, dropped, rejected).
+    FAILED = "failed", "Failed"
+    # Still trying (a soft bounce, a carrier queue): the log's status does not change.
+    DEFERRED = "deferred", "Deferred"
+
+
+class Blame(models.TextChoices):
+    """Whose fault a failure receipt is; only the provider's counts against its breaker."""
+
+    NONE = "", "Not a failure"
+    # The recipient's address or number: no breaker failure, no resend.
+    RECIPIENT = "recipient", "Recipient"
+    # The provider or its carriers: a breaker failure, and a resend through the next provider.
+    PROVIDER = "provider", "Provider"
+    # A code no table lists: a resend, but no breaker failure.
+    UNKNOWN = "unknown", "Unknown"
+
+
+class DeliveryReceipt(models.Model):
+    """One receipt a provider sent about one message, as it arrived (duplicates are dropped)."""
+
+    log = models.ForeignKey(CommunicationLog, on_delete=models.CASCADE, related_name="receipts")
+    provider = models.CharField(max_length=32)
+    # The provider's id of this receipt (or of status + message when it has none): dedupes redeliveries.
+    event_key = models.CharField(max_length=255, unique=True)
+    event = models.CharField(max_length=16, choices=ReceiptEvent.choices)
+    blame = models.CharField(max_length=16, choices=Blame.choices, blank=True)
+    # The provider's own words and code (e.g. Twilio 30008 "Unknown error"), never message content.
+    reason = models.CharField(max_length=500, blank=True)
+    code = models.CharField(max_length=64, blank=True)
+    # When the provider says it happened, and whether it moved the log's status.
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    changed_status = models.BooleanField(default=False)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["received_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.provider}: {self.event}"

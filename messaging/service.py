@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -112,15 +112,17 @@ class UnifiedMessagingService:
             "cost": outcome.cost,
         }
 
-    def deliver(self, log: CommunicationLog, message: Message) -> DeliveryOutcome:
-        """Walk the chain for a claimed log row.
+    def deliver(
+        self, log: CommunicationLog, message: Message, *, providers: Sequence[type[Provider]] | None = None
+    ) -> DeliveryOutcome:
+        """Walk the chain (or `providers`, e.g. the rest of it for a resend) for a claimed log row.
 
         Returns the outcome. On success the row is `sent`; on a recipient fault it is
         `failed`; when every provider failed or was skipped the row is left to the caller
         (outcome.retryable), which retries later or gives up.
         """
         errors: list[str] = []
-        for provider_class in registry.chain(Channel(log.channel)):
+        for provider_class in registry.chain(Channel(log.channel)) if providers is None else providers:
             started = time.monotonic()
             try:
                 provider_message_id, price = self._call(provider_class, message)

@@ -27,6 +27,8 @@ class OneTimeCodeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "attempts",
         "used_at",
         "invalidated_at",
+        "resent_at",
+        "resend_reason",
         "log",
     )
     readonly_fields = fields

@@ -75,11 +75,19 @@ def verify_code(request: CodeRequest, code: str, *, now: datetime) -> bool:
         otp = live_codes(request).select_for_update().order_by("-created_at").first()
         if otp is None or otp.expires_at <= now or otp.attempts >= settings.OTP_MAX_ATTEMPTS:
             return False
-        if code_matches(code, otp_id=str(otp.pk), code_hash=otp.code_hash):
+        # Either the first code or the one a receipt-driven resend carried; one shared counter.
+        first = code_matches(code, otp_id=str(otp.pk), code_hash=otp.code_hash)
+        resent = code_matches(code, otp_id=resend_hash_id(otp), code_hash=otp.resend_code_hash)
+        if first or resent:
             OneTimeCode.objects.filter(pk=otp.pk).update(used_at=now)
             return True
         OneTimeCode.objects.filter(pk=otp.pk).update(attempts=F("attempts") + 1)
         return False
+
+
+def resend_hash_id(otp: OneTimeCode) -> str:
+    """What the resent code's HMAC is bound to, so it never shares a hash with the first code."""
+    return f"{otp.pk}:resend"
 
 
 def live_codes(request: CodeRequest):  # type: ignore[no-untyped-def]

@@ -22,6 +22,12 @@ class OneTimeCode(models.Model):
     purpose = models.CharField(max_length=64)
     # HMAC-SHA256 of the code, hex; empty until the worker generated the code.
     code_hash = models.CharField(max_length=64, blank=True, editable=False)
+    # A receipt-driven resend through the next provider carries a new code; its HMAC goes here and
+    # either code verifies, once, against the one attempt counter below.
+    resend_code_hash = models.CharField(max_length=64, blank=True, editable=False)
+    # Set when that resend was claimed (at most one per code) and why.
+    resent_at = models.DateTimeField(null=True, blank=True)
+    resend_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     # Wrong guesses against this code; at OTP_MAX_ATTEMPTS it is dead.

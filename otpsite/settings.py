@@ -202,6 +202,27 @@ SMTP_USER = env.str("SMTP_USER", default="")
 SMTP_PASSWORD = env.str("SMTP_PASSWORD", default="")
 SMTP_USE_TLS = env.bool("SMTP_USE_TLS", default=False)
 
+# --- Delivery receipts (messaging/receipts/) -----------------------------------------------
+# Public base URL providers call back, exactly as they reach it (scheme and host of the proxy).
+MESSAGING_WEBHOOK_BASE_URL = env.str("MESSAGING_WEBHOOK_BASE_URL", default="").rstrip("/")
+SENDGRID_WEBHOOK_PUBLIC_KEY = env.str("SENDGRID_WEBHOOK_PUBLIC_KEY", default="")
+# SES events arrive through an SNS HTTPS subscription; SNS signing certificates are fetched only
+# from hosts matching this pattern, over https, verified against this CA bundle (empty: system).
+SES_RECEIPTS_ENABLED = env.bool("SES_RECEIPTS_ENABLED", default=False)
+SNS_CERT_HOST_PATTERN = env.str("SNS_CERT_HOST_PATTERN", default="") or r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"
+SNS_CERT_CA_BUNDLE = env.str("SNS_CERT_CA_BUNDLE", default="")
+# TopicArns whose messages /webhooks/ses accepts; empty: any topic SNS signed for.
+SES_SNS_TOPIC_ARNS = env.list("SES_SNS_TOPIC_ARNS", default=[])
+# CloudWatch Logs groups where SNS writes SMS delivery status; empty: SNS SMS sends no receipts.
+SNS_SMS_DELIVERY_LOG_GROUPS = env.list("SNS_SMS_DELIVERY_LOG_GROUPS", default=[])
+# A signed receipt older than this is refused as a replay.
+MESSAGING_WEBHOOK_MAX_AGE_SECONDS = env.int("MESSAGING_WEBHOOK_MAX_AGE_SECONDS", default=600)
+# Seconds without any receipt before a code goes out once more through the next provider; 0 = off.
+MESSAGING_RECEIPT_TIMEOUT_SMS = env.int("MESSAGING_RECEIPT_TIMEOUT_SMS", default=120)
+MESSAGING_RECEIPT_TIMEOUT_EMAIL = env.int("MESSAGING_RECEIPT_TIMEOUT_EMAIL", default=300)
+# How often beat looks for messages without receipts and reads the SNS delivery logs.
+MESSAGING_RECEIPT_SWEEP_SECONDS = env.float("MESSAGING_RECEIPT_SWEEP_SECONDS", default=30.0)
+
 # Where the console SMS provider writes messages: '-' for standard output, or a file path.
 CONSOLE_SMS_OUTPUT = env.str("CONSOLE_SMS_OUTPUT", default="-")
 

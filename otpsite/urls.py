@@ -11,6 +11,7 @@ from observability.views import metrics_view
 urlpatterns = [
     path("api/v1/auth/otp/", include("otp.urls")),
     path("", include("messaging.urls")),
+    path("", include("messaging.receipts.urls")),
     path("signup/", include("otp.page_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -25,8 +25,10 @@ _TEST_ENV = {
 }
 for _name, _value in _TEST_ENV.items():
     os.environ.setdefault(_name, _value)
-# Provider credentials come only from the fixtures that start their stand-ins.
+# Provider credentials come only from the fixtures that start their stand-ins (which may hand a
+# worker process stand-in credentials, saying so with TEST_WORKER_STANDIN_CREDENTIALS=1).
 for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "SENDGRID_API_KEY", "TWILIO_ACCOUNT_SID"):
-    os.environ.pop(_name, None)
+    if os.environ.get("TEST_WORKER_STANDIN_CREDENTIALS") != "1":
+        os.environ.pop(_name, None)
 
 from otpsite.settings import *  # noqa: E402,F403

@@ -13,6 +13,7 @@ from twilio.rest import Client
 
 from messaging.models import Channel
 from messaging.providers.base import Message, Provider, ProviderError, SendResult, SmsMessage
+from messaging.receipts.twilio import status_callback_url
 
 # Twilio error codes that blame the recipient: the chain stops and the breaker does not count them.
 TWILIO_RECIPIENT_CODES: dict[int, str] = {
@@ -81,6 +82,10 @@ class TwilioProvider(Provider):
             if settings.TWILIO_MESSAGING_SERVICE_SID
             else {"from_": settings.TWILIO_FROM_NUMBER}
         )
+        # Delivery receipts come back to /webhooks/twilio once the public base URL is known.
+        callback = status_callback_url()
+        if callback:
+            sender["status_callback"] = callback
         try:
             created = client.messages.create(to=message.to, body=message.body, **sender)
         except (TwilioRestException, TwilioServiceException) as err:

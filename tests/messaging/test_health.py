@@ -28,6 +28,7 @@ PROVIDER_KEYS = {
     "configured",
     "next_attempt_at",
     "quota_spent",
+    "receipts",
 }
 pytestmark = pytest.mark.django_db
 

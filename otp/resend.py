@@ -1,0 +1,107 @@
+"""Receipt-driven failover: one more send of a code, with a new code, through the next provider.
+
+The first code is never kept, so the resend carries a fresh code whose HMAC joins the first on the
+same OneTimeCode row: either verifies, once, against one attempt counter (otp.lifecycle.verify_code).
+At most one resend per code: `resent_at` is claimed with one conditional UPDATE before anything is
+sent, so a failure receipt and a receipt timeout racing each other send once. A worker that dies
+between that claim and the provider call leaves the code without its resend (never two sends).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.views.decorators.debug import sensitive_variables
+
+from messaging import registry
+from messaging.models import Channel, CommunicationLog, DeliveryAttempt, MessageStatus
+from messaging.providers.base import Provider
+from messaging.receipts import expects_receipts
+from messaging.service import UnifiedMessagingService, mark_failed
+from otp.codes import generate_code, hash_code
+from otp.delivery import render_message
+from otp.lifecycle import resend_hash_id
+from otp.models import OneTimeCode
+
+NO_RECEIPT = "no receipt in time"
+
+
+def providers_after(channel: str, provider: str) -> list[type[Provider]]:
+    """The channel's chain after `provider` (or all of it but `provider` if the chain no longer names it)."""
+    chain = registry.chain(Channel(channel))
+    names = [cls.name for cls in chain]
+    if provider in names:
+        return chain[names.index(provider) + 1 :]
+    return [cls for cls in chain if cls.name != provider]
+
+
+@sensitive_variables("code")
+def resend_through_next_provider(log_id: int, *, reason: str, now: datetime) -> str:
+    """Send the code of the OTP first sent as log `log_id` once more, through the next provider.
+
+    Returns what happened: the resend log's status, or why nothing was sent.
+    """
+    otp = OneTimeCode.objects.select_related("log").filter(log_id=log_id).first()
+    if otp is None or otp.log is None:
+        return "not a one-time code"
+    first = otp.log
+    providers = providers_after(first.channel, first.provider_used)
+    if not providers:
+        return "no next provider"
+    claimed = OneTimeCode.objects.filter(
+        pk=otp.pk, resent_at__isnull=True, used_at__isnull=True, invalidated_at__isnull=True, expires_at__gt=now
+    ).update(resent_at=now, resend_reason=reason[:200])
+    if not claimed:
+        return "already resent, used or expired"
+    log = CommunicationLog.objects.create(
+        recipient=first.recipient,
+        channel=first.channel,
+        purpose=first.purpose,
+        status=MessageStatus.SENDING,
+        claimed_at=now,
+        metadata={**first.metadata, "resend_of": str(first.message_id), "resend_reason": reason[:200]},
+    )
+    code = generate_code()
+    OneTimeCode.objects.filter(pk=otp.pk).update(resend_code_hash=hash_code(code, otp_id=resend_hash_id(otp)))
+    outcome = UnifiedMessagingService().deliver(log, render_message(otp, code), providers=providers)
+    del code
+    DeliveryAttempt.objects.filter(log=log).update(reason=f"resent: {reason}"[:200])
+    if outcome.retryable:
+        mark_failed(log, f"resend failed: {outcome.error}")
+        return MessageStatus.FAILED
+    return outcome.status
+
+
+def logs_without_receipt(*, now: datetime) -> QuerySet[CommunicationLog]:
+    """First sends of live codes, through providers that report delivery, with no receipt in time."""
+    waiting = Q()
+    for channel, timeout in ((Channel.SMS, settings.MESSAGING_RECEIPT_TIMEOUT_SMS),
+                             (Channel.EMAIL, settings.MESSAGING_RECEIPT_TIMEOUT_EMAIL)):  # fmt: skip
+        names = [cls.name for cls in registry.chain(channel) if expects_receipts(cls.name)]
+        if timeout > 0 and names:
+            cutoff = now - timedelta(seconds=timeout)
+            # No code outlives OTP_TTL_SECONDS, so older messages need not be looked at.
+            oldest = cutoff - timedelta(seconds=settings.OTP_TTL_SECONDS)
+            waiting |= Q(channel=channel, provider_used__in=names, sent_at__lt=cutoff, sent_at__gte=oldest)
+    if not waiting:
+        return CommunicationLog.objects.none()
+    return CommunicationLog.objects.filter(
+        waiting,
+        status=MessageStatus.SENT,
+        receipts__isnull=True,
+        one_time_code__resent_at__isnull=True,
+        one_time_code__used_at__isnull=True,
+        one_time_code__invalidated_at__isnull=True,
+        one_time_code__expires_at__gt=now,
+    )
+
+
+def resend_codes_without_receipt(*, now: datetime, enqueue: Callable[[int, str], None], limit: int = 500) -> int:
+    """Ask for one resend of each code whose provider sent no receipt in time. Returns how many."""
+    log_ids = list(logs_without_receipt(now=now).values_list("pk", flat=True)[:limit])
+    for log_id in log_ids:
+        enqueue(log_id, NO_RECEIPT)
+    return len(log_ids)
