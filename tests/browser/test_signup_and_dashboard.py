@@ -73,7 +73,7 @@ def test_a_visitor_signs_up_and_an_operator_sees_the_failover(
 
     page.goto(f"{live_server.url}/admin/messaging/communicationlog/")
     page.locator("#result_list tbody tr").first.get_by_role("link").first.click()
-    attempts = page.locator(".inline-group")
+    attempts = page.locator("#attempts-group")
     expect(attempts).to_contain_text("sendgrid")
     expect(attempts).to_contain_text("Provider fault")
     expect(attempts).to_contain_text("smtp")
