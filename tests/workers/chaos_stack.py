@@ -209,7 +209,9 @@ class Stack:
 
     def post(self, path: str, body: dict) -> tuple[int, dict, float]:
         """POST JSON to the web process; returns (status, body, seconds taken)."""
-        request = urllib.request.Request(self.web + path, json.dumps(body).encode(), {"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            self.web + path, json.dumps(body).encode(), {"Content-Type": "application/json"}
+        )
         started = time.monotonic()
         try:
             with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
@@ -298,7 +300,9 @@ def chaos_stack(chaos_postgres, tmp_path) -> Iterator[Stack]:
         PROVIDER_CONNECT_TIMEOUT="3",
         PROVIDER_READ_TIMEOUT="5",
     )
-    stack = Stack(postgres=chaos_postgres, database=database, redis=redis_server, sink=sink, directory=tmp_path, env=env)
+    stack = Stack(
+        postgres=chaos_postgres, database=database, redis=redis_server, sink=sink, directory=tmp_path, env=env
+    )
     try:
         yield stack
     finally:
