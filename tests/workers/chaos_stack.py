@@ -9,6 +9,7 @@ goes to an SMTP sink that can hold DATA, so a worker can be caught in the middle
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import json
@@ -56,6 +57,15 @@ class PrivatePostgres:
         log = str(self.root / "postgres.log")  # not a pipe: the server outlives pg_ctl
         self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", log, "-w", "start")
 
+    def ensure_running(self) -> None:
+        status = subprocess.run(
+            ["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D", str(self.data), "status"],
+            capture_output=True,
+            timeout=60,
+        )
+        if status.returncode != 0:
+            self.start()
+
     def stop(self) -> None:
         """An immediate stop: every backend is killed, as in a crash."""
         self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
@@ -69,10 +79,8 @@ class PrivatePostgres:
             return cursor.fetchall() if cursor.description else []
 
     def destroy(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self.stop()
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -200,7 +208,7 @@ class Stack:
 
     def _answers(self, path: str) -> bool:
         try:
-            urllib.request.urlopen(self.web + path, timeout=2).close()  # noqa: S310
+            urllib.request.urlopen(self.web + path, timeout=2).close()
         except urllib.error.HTTPError:
             return True
         except OSError:
@@ -214,7 +222,7 @@ class Stack:
         )
         started = time.monotonic()
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=30) as response:
                 status, raw = response.status, response.read()
         except urllib.error.HTTPError as err:
             status, raw = err.code, err.read()
@@ -223,7 +231,7 @@ class Stack:
     def get(self, path: str) -> tuple[int, dict, float]:
         started = time.monotonic()
         try:
-            with urllib.request.urlopen(self.web + path, timeout=30) as response:  # noqa: S310
+            with urllib.request.urlopen(self.web + path, timeout=30) as response:
                 status, raw = response.status, response.read()
         except urllib.error.HTTPError as err:
             status, raw = err.code, err.read()
@@ -310,8 +318,5 @@ def chaos_stack(chaos_postgres, tmp_path) -> Iterator[Stack]:
         stack.stop()
         controller.stop()
         redis_server.stop()
-        try:
-            chaos_postgres.start()
-        except subprocess.CalledProcessError:
-            pass  # already running
+        chaos_postgres.ensure_running()
         chaos_postgres.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")

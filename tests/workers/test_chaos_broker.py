@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.helpers import wait_for
-from tests.workers.chaos_stack import chaos_postgres, chaos_stack, report  # noqa: F401 - fixtures
+from tests.workers.chaos_stack import report
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 

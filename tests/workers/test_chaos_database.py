@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.helpers import wait_for
-from tests.workers.chaos_stack import chaos_postgres, chaos_stack, report  # noqa: F401 - fixtures
+from tests.workers.chaos_stack import report
 from tests.workers.test_chaos_broker import DIE_BETWEEN_COMMIT_AND_PUBLISH
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
