@@ -13,6 +13,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from messaging.models import CommunicationLog, MessageStatus
+from otp.delivery import deliver_one_time_code
 from otp.lifecycle import CodeRequest, issue_code
 from otp.models import OneTimeCode
 from otp.recovery import backlog, recover_undelivered_codes
@@ -65,6 +66,22 @@ def test_a_code_waiting_out_its_retry_backoff_is_left_to_its_retry(settings):
 
     assert sweep() == []
     assert sweep(at_offset=71) == [str(waiting.pk)]  # its retry never came: the sweep takes over
+
+
+def test_a_failed_walk_of_the_chain_stamps_when_its_retry_is_due_so_the_sweep_waits_for_it(settings):
+    settings.MESSAGING_EMAIL_PROVIDERS = ["smtp"]
+    settings.SMTP_HOST = ""  # nothing configured: the walk fails and a retry is scheduled
+    settings.OTP_RETRY_BACKOFF_BASE = 60.0
+    settings.OTP_RETRY_BACKOFF_MAX = 60.0
+    settings.OTP_RECOVERY_GRACE_SECONDS = 10
+    otp = accepted(age=30)
+
+    step = deliver_one_time_code(str(otp.pk), retries=0, lease_seconds=40)
+
+    assert step.done is False and 30 <= step.retry_in <= 60
+    assert CommunicationLog.objects.get(pk=otp.log_id).status == MessageStatus.QUEUED
+    assert sweep() == []
+    assert sweep(at_offset=step.retry_in + 11) == [str(otp.pk)]
 
 
 def test_lost_codes_that_expired_or_were_replaced_are_settled_as_failed_not_sent(settings):

@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import ROOT
 from tests.helpers import wait_for
 from tests.workers.chaos_stack import report
+from tests.workers.test_broker_outage import PrivateRedis
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
@@ -122,3 +123,22 @@ def test_send_and_verify_end_to_end_with_rabbitmq_as_the_broker(chaos_stack, rab
         timeout=60,
     ).stdout
     assert "celery\ttrue" in queues
+
+
+def test_a_broker_that_refuses_the_publish_gets_a_503_and_a_failed_log_never_a_silent_202(chaos_stack, tmp_path):
+    stack = chaos_stack
+    broker = PrivateRedis(tmp_path / "broker")
+    (tmp_path / "broker").mkdir()
+    broker.start()
+    stack.env["CELERY_BROKER_URL"] = broker.url
+    stack.start_web()
+    broker.stop()  # limits (REDIS_URL) still answer; only the publish fails
+
+    status, body, seconds = stack.post("/api/v1/auth/otp/send", {"email": "refused@example.com", "purpose": "login"})
+
+    assert (status, body) == (503, {"detail": "The service is temporarily unavailable. Try again shortly."})
+    assert seconds < 3
+    [(log_status, error)] = stack.postgres.execute(
+        "SELECT status, error_message FROM messaging_communicationlog", stack.database
+    )
+    assert log_status == "failed" and error.startswith("could not enqueue delivery")
