@@ -77,6 +77,9 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=1)
 if DATABASE_CONNECT_TIMEOUT < 1:
     raise ImproperlyConfigured("DATABASE_CONNECT_TIMEOUT must be at least 1 (seconds).")
+# A reused connection is checked before each request, so the first request after PostgreSQL
+# restarts gets a fresh connection instead of a 503.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = DATABASE_CONNECT_TIMEOUT
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
