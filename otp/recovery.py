@@ -13,6 +13,9 @@ its commit and its publish. The database still says what is owed, so a sweep on 
 whose code is still valid gets ``deliver_otp`` published again. The log-row claim in
 otp/delivery.py keeps that to one send. Rows whose code expired or was replaced meanwhile are
 settled as failed, so nothing stays pending for ever.
+
+A sweep published by beat expires after one interval: behind a backlog longer than that, where
+the owed tasks are still in the queue, it does not run, so it cannot swell the backlog further.
 """
 
 from __future__ import annotations

@@ -123,6 +123,15 @@ def test_send_and_verify_end_to_end_with_rabbitmq_as_the_broker(chaos_stack, rab
         timeout=60,
     ).stdout
     assert "celery\ttrue" in queues
+    config = subprocess.run(
+        [sys.executable, "-c", "import celeryconfig; print(celeryconfig.broker_transport_options)"],
+        cwd=ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    assert "'confirm_publish': True" in config
 
 
 def test_a_broker_that_refuses_the_publish_gets_a_503_and_a_failed_log_never_a_silent_202(chaos_stack, tmp_path):
