@@ -74,9 +74,10 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 # Seconds to wait for PostgreSQL to accept a connection: a dead database answers 503 fast, never a hang.
-DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=1)
-if DATABASE_CONNECT_TIMEOUT < 1:
-    raise ImproperlyConfigured("DATABASE_CONNECT_TIMEOUT must be at least 1 (seconds).")
+# 2 is libpq's smallest: a refused connection fails at once, a silent host after this long.
+DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=2)
+if DATABASE_CONNECT_TIMEOUT < 2:
+    raise ImproperlyConfigured("DATABASE_CONNECT_TIMEOUT must be at least 2 (seconds; libpq's smallest).")
 # A reused connection is checked before each request, so the first request after PostgreSQL
 # restarts gets a fresh connection instead of a 503.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

@@ -138,7 +138,7 @@ def test_the_operators_command_lists_pending_codes_masked_and_requeues_one(capsy
         ({"OTP_CLAIM_LEASE_SECONDS": "600", "CELERY_TASK_TIME_LIMIT": "500"}, "OTP_TTL_SECONDS"),
         ({"OTP_RECOVERY_GRACE_SECONDS": "600"}, "OTP_RECOVERY_GRACE_SECONDS"),
         ({"CELERY_TASK_TIME_LIMIT": "60", "CELERY_VISIBILITY_TIMEOUT": "60"}, "CELERY_VISIBILITY_TIMEOUT"),
-        ({"DATABASE_CONNECT_TIMEOUT": "0"}, "DATABASE_CONNECT_TIMEOUT"),
+        ({"DATABASE_CONNECT_TIMEOUT": "1"}, "DATABASE_CONNECT_TIMEOUT"),
     ],
 )
 def test_start_up_refuses_settings_that_would_lose_a_code(overrides, named):

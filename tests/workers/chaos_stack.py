@@ -208,7 +208,7 @@ class Stack:
 
     def _answers(self, path: str) -> bool:
         try:
-            urllib.request.urlopen(self.web + path, timeout=2).close()
+            urllib.request.urlopen(self.web + path, timeout=10).close()
         except urllib.error.HTTPError:
             return True
         except OSError:

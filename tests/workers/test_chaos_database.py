@@ -74,3 +74,20 @@ def test_postgres_stopped_answers_503_fast_and_everything_recovers_when_it_retur
     assert [stack.verify(to, codes[to]) for to in recipients] == [200] * 5
     assert stack.sink.per_recipient["in-flight@example.com"] == 1
     assert stack.get("/health")[1]["checks"]["database"]["ok"] is True
+
+
+def test_a_database_that_accepts_connections_and_never_answers_gets_a_503_not_a_hang(chaos_stack, silent_url):
+    stack = chaos_stack
+    stack.env["DATABASE_URL"] = "postgres://postgres@" + silent_url.removeprefix("http://") + "/otp"
+    stack.start_web()
+
+    send = stack.post("/api/v1/auth/otp/send", {"email": "hung@example.com", "purpose": "login"})
+    verify = stack.post("/api/v1/auth/otp/verify", {"email": "hung@example.com", "purpose": "login", "code": "123456"})
+    health = stack.get("/health")
+
+    # libpq waits at least 2 s for a silent server (DATABASE_CONNECT_TIMEOUT), then gives up.
+    for status, body, seconds in (send, verify):
+        assert (status, body) == (503, UNAVAILABLE)
+        assert seconds < 3
+    assert health[0] == 503 and health[2] < 3
+    assert health[1]["checks"]["database"]["ok"] is False
