@@ -96,12 +96,14 @@ class HoldingSink(SmtpSink):
     held: int = 0
     released: bool = False
     per_recipient: dict[str, int] = field(default_factory=dict)
+    held_sessions: list = field(default_factory=list)
 
     async def handle_DATA(self, server, session, envelope):
         with self.received:
             holding = self.hold_after is not None and len(self.messages) + self.held >= self.hold_after
             if holding:
                 self.held += 1
+                self.held_sessions.append(server)
         while holding and not self.released:
             await asyncio.sleep(0.05)
         if holding and (server.transport is None or server.transport.is_closing()):
@@ -116,6 +118,10 @@ class HoldingSink(SmtpSink):
 
     def release(self) -> None:
         self.released = True
+
+    def held_clients_gone(self) -> bool:
+        """True once every held session's client has closed its connection (its worker died)."""
+        return all(server.transport is None or server.transport.is_closing() for server in self.held_sessions)
 
     def codes_by_recipient(self) -> dict[str, str]:
         """The last code each recipient received."""

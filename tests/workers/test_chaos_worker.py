@@ -25,6 +25,7 @@ def test_kill_9_of_every_worker_process_mid_burst_loses_no_code(chaos_stack):
     wait_for(lambda: stack.sink.held >= 2, timeout=60, what="two sends held in SMTP DATA")
 
     worker.kill()
+    wait_for(stack.sink.held_clients_gone, timeout=10, what="the sink to see the killed worker's connections close")
     stack.sink.release()
     restarted = time.monotonic()
     stack.start_worker()
