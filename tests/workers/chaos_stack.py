@@ -186,9 +186,9 @@ class Stack:
         self.processes.append(process)
         return process
 
-    def start_web(self) -> Process:
+    def start_web(self, workers: int = 2) -> Process:
         self.web_port = self.web_port or free_port()
-        command = [sys.executable, "-m", "gunicorn", "otpsite.wsgi:application", "--workers", "2"]
+        command = [sys.executable, "-m", "gunicorn", "otpsite.wsgi:application", "--workers", str(workers)]
         web = self._spawn("web", [*command, "--bind", f"127.0.0.1:{self.web_port}", "--timeout", "30"])
         wait_for(lambda: self._answers("/health/messaging"), timeout=60, what="the web process to answer")
         return web
