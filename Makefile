@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint services test-tools bench clean
+.PHONY: run test lint services test-tools bench chaos clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ lint: $(VENV)/.dev-installed
 
 test: $(VENV)/.dev-installed services test-tools lint
 	$(BIN)/pytest
+
+# Only the chaos tests (also part of `make test`), with each one's recovery time printed.
+chaos: $(VENV)/.dev-installed services
+	$(BIN)/pytest -m chaos -rA tests/workers
 
 bench: $(VENV)/.dev-installed services
 	DJANGO_SETTINGS_MODULE=tests.settings REDIS_URL=redis://127.0.0.1:6379/9 $(BIN)/python bench/breaker.py

@@ -37,6 +37,11 @@ broker_transport_options = {
     "socket_timeout": settings.REDIS_SOCKET_TIMEOUT * 4,
     "socket_connect_timeout": settings.REDIS_SOCKET_TIMEOUT * 2,
 }
+if broker_url.startswith(("amqp://", "amqps://", "pyamqp://")):
+    # RabbitMQ: the default queue is durable and messages persistent; a publish returns only once
+    # the broker confirmed it, and a dead consumer's unacknowledged messages come back at once.
+    broker_transport_options = {"confirm_publish": True}
+task_default_delivery_mode = "persistent"
 broker_connection_retry_on_startup = True
 # A publish from a web request fails fast when Redis is down, so the request can answer 503.
 task_publish_retry_policy = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
@@ -66,5 +71,12 @@ beat_schedule = {
     "read-sns-sms-receipts": {
         "task": "workers.tasks.read_sns_sms_receipts",
         "schedule": settings.MESSAGING_RECEIPT_SWEEP_SECONDS,
+    },
+    # The way back for codes whose task was lost (otp/recovery.py). A sweep nobody ran in time
+    # is dropped instead of piling up behind a stopped worker.
+    "recover-undelivered-codes": {
+        "task": "workers.tasks.recover_undelivered_codes",
+        "schedule": settings.OTP_RECOVERY_SWEEP_SECONDS,
+        "options": {"expires": settings.OTP_RECOVERY_SWEEP_SECONDS},
     },
 }

@@ -104,7 +104,15 @@ def messaging_health() -> dict[str, Any]:
         report["overall_status"] = HEALTHY if all_healthy else DEGRADED
     report["active_providers"] = active
     report["shared_breaker_store_available"] = shared
+    report["pending_deliveries"] = pending_deliveries()
     return report
+
+
+def pending_deliveries() -> dict[str, Any]:
+    """Accepted codes not yet handed to a provider: how many, and the age of the oldest."""
+    from otp.recovery import backlog_report
+
+    return backlog_report(now=timezone.now())
 
 
 # --- Liveness -------------------------------------------------------------------------------

@@ -59,7 +59,8 @@ class CommunicationLog(models.Model):
     # user_id and tenant_id of whoever asked for it; never any message content.
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    # When a worker claimed it; a claim older than the task time limit may be taken over.
+    # sending: when a worker claimed it; a claim older than OTP_CLAIM_LEASE_SECONDS may be taken over.
+    # queued: when its delivery was last published or is next due (otp/recovery.py); null = at created_at.
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)

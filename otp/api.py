@@ -14,6 +14,7 @@ from typing import Any
 import phonenumbers
 from django.conf import settings
 from django.core.validators import validate_email
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
@@ -34,6 +35,8 @@ from otp.lifecycle import CodeRequest, DeliveryNotQueued, issue_code, verify_cod
 from otp.network import client_ip
 
 logger = logging.getLogger("otp.api")
+# Raised when PostgreSQL is stopped, restarting or unreachable (connect_timeout bounds the wait).
+DatabaseUnavailable = (OperationalError, InterfaceError)
 
 TENANT_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 SEND_ACCEPTED = {
@@ -222,7 +225,15 @@ class VerifyCodeView(APIView):
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, plus `Cache-Control: no-store` on every error answer."""
+    """DRF's handler, plus `Cache-Control: no-store` on every error answer.
+
+    A database that cannot be reached is the service being unavailable (503), never a 500.
+    """
+    if isinstance(exc, DatabaseUnavailable):
+        log_event(logger, "api.database_unavailable", level=logging.WARNING, error=type(exc).__name__)
+        unavailable_response = unavailable()
+        unavailable_response["Cache-Control"] = "no-store"
+        return unavailable_response
     response = drf_exception_handler(exc, context)
     if response is not None:
         response["Cache-Control"] = "no-store"

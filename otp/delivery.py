@@ -78,8 +78,10 @@ def _retry_or_give_up(
     if retries >= settings.OTP_DELIVERY_MAX_RETRIES or now + timedelta(seconds=delay) >= expires_at:
         mark_failed(log, f"every provider failed: {error}")
         return DeliveryStep(done=True, reason="failed")
-    # Back in the queue, so whichever worker runs the retry can claim it.
-    CommunicationLog.objects.filter(pk=log.pk).update(status=MessageStatus.QUEUED, claimed_at=None, error_message=error)
+    # Back in the queue, so whichever worker runs the retry can claim it. For a queued row,
+    # claimed_at is when its delivery is next due: the recovery sweep leaves it alone until then.
+    due = now + timedelta(seconds=delay)
+    CommunicationLog.objects.filter(pk=log.pk).update(status=MessageStatus.QUEUED, claimed_at=due, error_message=error)
     return DeliveryStep(done=False, reason="every provider failed", retry_in=delay)
 
 

@@ -74,6 +74,16 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+# Seconds to wait for PostgreSQL to accept a connection: a dead database answers 503 fast, never a hang.
+# 2 is libpq's smallest: a refused connection fails at once, a silent host after this long.
+DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=2)
+if DATABASE_CONNECT_TIMEOUT < 2:
+    raise ImproperlyConfigured("DATABASE_CONNECT_TIMEOUT must be at least 2 (seconds; libpq's smallest).")
+# A reused connection is checked before each request, so the first request after PostgreSQL
+# restarts gets a fresh connection instead of a 503.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = DATABASE_CONNECT_TIMEOUT
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -117,12 +127,19 @@ REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.5)
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 # A task is killed after CELERY_TASK_TIME_LIMIT seconds; an unacknowledged task (its worker died)
 # goes back to the queue after CELERY_VISIBILITY_TIMEOUT. The limit must stay below the timeout.
-CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=60)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=30)
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
 if CELERY_TASK_TIME_LIMIT >= CELERY_VISIBILITY_TIMEOUT:
     raise ImproperlyConfigured("CELERY_TASK_TIME_LIMIT must be below CELERY_VISIBILITY_TIMEOUT.")
 # How long a worker's claim on a message stands before another worker may take it over.
-OTP_CLAIM_LEASE_SECONDS = env.int("OTP_CLAIM_LEASE_SECONDS", default=CELERY_TASK_TIME_LIMIT + 30)
+OTP_CLAIM_LEASE_SECONDS = env.int("OTP_CLAIM_LEASE_SECONDS", default=CELERY_TASK_TIME_LIMIT + 10)
+if OTP_CLAIM_LEASE_SECONDS <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured("OTP_CLAIM_LEASE_SECONDS must be above CELERY_TASK_TIME_LIMIT.")
+# The way back that does not trust the broker (otp/recovery.py, on beat): every SWEEP seconds,
+# delivery is published again for codes still queued GRACE seconds after they were last
+# published, or still sending past their claim lease, while they are valid.
+OTP_RECOVERY_SWEEP_SECONDS = env.float("OTP_RECOVERY_SWEEP_SECONDS", default=5.0)
+OTP_RECOVERY_GRACE_SECONDS = env.float("OTP_RECOVERY_GRACE_SECONDS", default=10.0)
 
 # --- OTP ---------------------------------------------------------------------------------
 
@@ -145,6 +162,14 @@ if max(OTP_RETRY_BACKOFF_MAX, OTP_CLAIM_LEASE_SECONDS) >= CELERY_VISIBILITY_TIME
     raise ImproperlyConfigured(
         "OTP_RETRY_BACKOFF_MAX and OTP_CLAIM_LEASE_SECONDS must be below CELERY_VISIBILITY_TIMEOUT."
     )
+
+if OTP_RECOVERY_SWEEP_SECONDS <= 0 or OTP_RECOVERY_GRACE_SECONDS <= 0:
+    raise ImproperlyConfigured("OTP_RECOVERY_SWEEP_SECONDS and OTP_RECOVERY_GRACE_SECONDS must be positive.")
+# A killed worker's code must be found again while it is still valid.
+if OTP_CLAIM_LEASE_SECONDS + OTP_RECOVERY_SWEEP_SECONDS >= OTP_TTL_SECONDS:
+    raise ImproperlyConfigured("OTP_CLAIM_LEASE_SECONDS + OTP_RECOVERY_SWEEP_SECONDS must be below OTP_TTL_SECONDS.")
+if OTP_RECOVERY_GRACE_SECONDS + OTP_RECOVERY_SWEEP_SECONDS >= OTP_TTL_SECONDS:
+    raise ImproperlyConfigured("OTP_RECOVERY_GRACE_SECONDS + OTP_RECOVERY_SWEEP_SECONDS must be below OTP_TTL_SECONDS.")
 
 # Send limits (atomic counters in Redis).
 OTP_SEND_LIMIT_PER_RECIPIENT = env.int("OTP_SEND_LIMIT_PER_RECIPIENT", default=3)

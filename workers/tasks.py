@@ -4,17 +4,45 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, close_old_connections
+from django.utils import timezone
 
 from otp.delivery import deliver_one_time_code
+
+# The database is gone (restarting, failing over, unreachable): the task waits and tries again.
+DATABASE_DOWN = (OperationalError, InterfaceError)
+DATABASE_RETRY_MAX_SECONDS = 10.0
 
 
 @shared_task(bind=True, name="workers.tasks.deliver_otp", max_retries=None)
 def deliver_otp(self: Task, otp_id: str) -> str:
-    """Deliver one OneTimeCode by id; retries itself while providers are down and the code is valid."""
-    step = deliver_one_time_code(otp_id, retries=self.request.retries, lease_seconds=settings.OTP_CLAIM_LEASE_SECONDS)
+    """Deliver one OneTimeCode by id; retries itself while providers are down and the code is valid.
+
+    A lost database connection is retried too (on a fresh connection), never dropped.
+    """
+    try:
+        step = deliver_one_time_code(
+            otp_id, retries=self.request.retries, lease_seconds=settings.OTP_CLAIM_LEASE_SECONDS
+        )
+    except DATABASE_DOWN as err:
+        close_old_connections()  # a broken connection is dropped, the retry opens a new one
+        raise self.retry(exc=err, countdown=min(DATABASE_RETRY_MAX_SECONDS, 0.5 * 2**self.request.retries)) from err
     if not step.done:
         raise self.retry(countdown=step.retry_in)
     return step.reason
+
+
+@shared_task(name="workers.tasks.recover_undelivered_codes")
+def recover_undelivered_codes() -> dict[str, int]:
+    """Publish delivery again for accepted codes whose task was lost (see otp/recovery.py)."""
+    from otp.recovery import recover_undelivered_codes as sweep
+
+    try:
+        result = sweep(now=timezone.now(), publish=lambda otp_id: deliver_otp.delay(otp_id))
+    except DATABASE_DOWN:
+        close_old_connections()  # the next beat tick sweeps again on a fresh connection
+        return {"republished": 0, "settled_stale": 0, "database_down": 1}
+    return {"republished": result.republished, "settled_stale": result.settled_stale}
 
 
 @shared_task(name="workers.tasks.purge_expired_records")

@@ -17,6 +17,7 @@ TOP_KEYS = {
     "overall_status",
     "active_providers",
     "shared_breaker_store_available",
+    "pending_deliveries",
 }
 PROVIDER_KEYS = {
     "name",

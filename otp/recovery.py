@@ -1,0 +1,144 @@
+"""The way back for accepted codes that does not trust the broker.
+
+A 202 from send is a promise. The task that keeps it can be lost: a worker killed while it
+held the message, a Redis that restarts empty or is flushed, a web process that dies between
+its commit and its publish. The database still says what is owed, so a sweep on beat
+(``recover_undelivered_codes``, every OTP_RECOVERY_SWEEP_SECONDS) reads it back:
+
+- a log row still ``queued`` OTP_RECOVERY_GRACE_SECONDS after its delivery was last published
+  (or was due, for a retry in backoff), or
+- a log row still ``sending`` after its claim lease (OTP_CLAIM_LEASE_SECONDS), which only a dead
+  worker leaves behind, since a live one is stopped by the task time limit first,
+
+whose code is still valid gets ``deliver_otp`` published again. The log-row claim in
+otp/delivery.py keeps that to one send. Rows whose code expired or was replaced meanwhile are
+settled as failed, so nothing stays pending for ever.
+
+A sweep published by beat expires after one interval: behind a backlog longer than that, where
+the owed tasks are still in the queue, it does not run, so it cannot swell the backlog further.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, transaction
+from django.db.models import Q, QuerySet
+
+from messaging.masking import log_event
+from messaging.models import CommunicationLog, MessageStatus
+
+logger = logging.getLogger("otp.recovery")
+
+# At most this many rows are published again per sweep; the next sweep takes the rest.
+SWEEP_BATCH = 500
+EXPIRED_ERROR = "code replaced or expired before delivery"
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    republished: int
+    settled_stale: int
+
+
+def pending_codes() -> QuerySet[CommunicationLog]:
+    """OTP log rows that no provider has taken yet (queued, or sending), oldest first."""
+    return CommunicationLog.objects.filter(
+        status__in=[MessageStatus.QUEUED, MessageStatus.SENDING], one_time_code__isnull=False
+    ).order_by("created_at")
+
+
+def _valid_code() -> Q:
+    return Q(one_time_code__used_at__isnull=True, one_time_code__invalidated_at__isnull=True)
+
+
+def _lost(*, now: datetime) -> Q:
+    grace = timedelta(seconds=settings.OTP_RECOVERY_GRACE_SECONDS)
+    lease = timedelta(seconds=settings.OTP_CLAIM_LEASE_SECONDS)
+    queued_long_ago = Q(claimed_at__lt=now - grace) | Q(claimed_at__isnull=True, created_at__lt=now - grace)
+    return Q(queued_long_ago, status=MessageStatus.QUEUED) | Q(status=MessageStatus.SENDING, claimed_at__lt=now - lease)
+
+
+def recover_undelivered_codes(*, now: datetime, publish: Callable[[str], None]) -> SweepResult:
+    """Publish delivery again for every lost, still valid code; settle lost codes that died.
+
+    `publish(otp_id)` is called after the rows are marked, outside the transaction. A publish
+    that raises stops the sweep (the broker is down); those rows are looked at again after
+    the grace period.
+    """
+    settled = _settle_stale(now=now)
+    with transaction.atomic():
+        lost = (
+            pending_codes()
+            .filter(_lost(now=now), _valid_code(), one_time_code__expires_at__gt=now)
+            .select_for_update(skip_locked=True, of=("self",))
+        )
+        rows = list(lost.values_list("pk", "one_time_code__id")[:SWEEP_BATCH])
+        # Back to queued and stamped: a stale claim is released, and the next sweep waits a grace period.
+        CommunicationLog.objects.filter(pk__in=[pk for pk, _ in rows]).update(
+            status=MessageStatus.QUEUED, claimed_at=now
+        )
+    published = 0
+    for _log_id, otp_id in rows:
+        publish(str(otp_id))
+        published += 1
+    if published or settled:
+        log_event(logger, "otp.recovery", republished=published, settled_stale=settled)
+    return SweepResult(republished=published, settled_stale=settled)
+
+
+def _settle_stale(*, now: datetime) -> int:
+    """Lost rows whose code can no longer be used are failed: nobody can be waiting for them."""
+    dead = ~_valid_code() | Q(one_time_code__expires_at__lte=now)
+    ids = list(pending_codes().filter(_lost(now=now)).filter(dead).values_list("pk", flat=True)[:SWEEP_BATCH])
+    if not ids:
+        return 0
+    # The same conditions again in the UPDATE: a row claimed meanwhile is left to its worker.
+    return (
+        CommunicationLog.objects.filter(pk__in=ids)
+        .filter(_lost(now=now))
+        .update(status=MessageStatus.FAILED, error_message=EXPIRED_ERROR)
+    )
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Accepted codes not yet handed to a provider, for health and the operators' command."""
+
+    count: int
+    oldest_age_seconds: float | None
+
+
+def backlog(*, now: datetime) -> Backlog:
+    rows = pending_codes().filter(_valid_code(), one_time_code__expires_at__gt=now)
+    oldest = rows.values_list("created_at", flat=True).first()
+    return Backlog(count=rows.count(), oldest_age_seconds=(now - oldest).total_seconds() if oldest else None)
+
+
+def requeue(log_id: int, *, now: datetime, publish: Callable[[str], None]) -> str:
+    """Publish one pending code again now (the operator's hand on the sweep). Returns what happened."""
+    row = pending_codes().filter(pk=log_id).values_list("one_time_code__id", "status", "claimed_at").first()
+    if row is None:
+        return "not pending"
+    otp_id, status, claimed_at = row
+    lease = timedelta(seconds=settings.OTP_CLAIM_LEASE_SECONDS)
+    if status == MessageStatus.SENDING and claimed_at is not None and claimed_at >= now - lease:
+        return "claimed by a live worker"
+    CommunicationLog.objects.filter(pk=log_id, status=status).update(status=MessageStatus.QUEUED, claimed_at=now)
+    publish(str(otp_id))
+    return "requeued"
+
+
+def backlog_report(*, now: datetime) -> dict[str, Any]:
+    """The `pending_deliveries` entry of GET /health/messaging; never raises for a dead database."""
+    try:
+        pending = backlog(now=now)
+    except DatabaseError as err:
+        return {"count": None, "oldest_age_seconds": None, "error": type(err).__name__}
+    age = None if pending.oldest_age_seconds is None else round(pending.oldest_age_seconds, 1)
+    return {"count": pending.count, "oldest_age_seconds": age}
