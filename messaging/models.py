@@ -63,6 +63,7 @@ class CommunicationLog(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        db_table = "communication_logs"  # the design's name, for dashboards and SQL written against it
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["provider_used", "sent_at"]),

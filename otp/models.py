@@ -34,6 +34,7 @@ class OneTimeCode(models.Model):
     )
 
     class Meta:
+        db_table = "otp_codes"  # the design's name, for dashboards and SQL written against it
         indexes = [models.Index(fields=["tenant_id", "recipient", "purpose", "-created_at"])]
 
     def __str__(self) -> str:
