@@ -28,7 +28,7 @@ def create_api_key(tenant: Tenant, *, name: str = "") -> tuple[ApiKey, str]:
 
 def find_api_key(key: str) -> ApiKey | None:
     """The live ApiKey whose secret is `key`, or None."""
-    parts = key.split("_")
+    parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         return None
     api_key = ApiKey.objects.select_related("tenant").filter(prefix=parts[1], revoked_at__isnull=True).first()

@@ -33,9 +33,12 @@ class SignupSerializer(RecipientSerializer):
 
     purpose = None
     tenant_id = None
-    organisation_name = serializers.CharField(max_length=200, error_messages={"blank": "Enter your organisation's name."})
+    organisation_name = serializers.CharField(
+        max_length=200, error_messages={"blank": "Enter your organisation's name."}
+    )
     verification_token = serializers.CharField(
-        max_length=4096, error_messages={"required": "Verify your address first.", "blank": "Verify your address first."}
+        max_length=4096,
+        error_messages={"required": "Verify your address first.", "blank": "Verify your address first."},
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

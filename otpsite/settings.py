@@ -136,9 +136,7 @@ if OTP_LENGTH < 6:
 OTP_TTL_SECONDS = env.int("OTP_TTL_SECONDS", default=600)
 OTP_MAX_ATTEMPTS = env.int("OTP_MAX_ATTEMPTS", default=5)
 OTP_RESEND_COOLDOWN_SECONDS = env.int("OTP_RESEND_COOLDOWN_SECONDS", default=60)
-OTP_PURPOSES = env.list(
-    "OTP_PURPOSES", default=["verification", "signup", "login", "password_reset", "verify_contact"]
-)
+OTP_PURPOSES = env.list("OTP_PURPOSES", default=["verification", "signup", "login", "password_reset", "verify_contact"])
 # The purpose of a request that names none (the original design's one purpose).
 OTP_DEFAULT_PURPOSE = "verification"
 OTP_DEFAULT_TENANT = env.str("OTP_DEFAULT_TENANT", default="default")
