@@ -258,10 +258,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Send and verify one-time codes by email and SMS; provider health.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    # Swagger UI and ReDoc from drf-spectacular-sidecar's static files: no CDN, works offline.
+    # Swagger UI from drf-spectacular-sidecar's static files: no CDN, works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Logging -----------------------------------------------------------------------------

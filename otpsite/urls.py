@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from otp.token_views import JwksView, RedeemTokenView
 from otpsite.json_errors import json_not_found
@@ -18,7 +18,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file, so the page runs under script-src 'self'.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path(settings.ADMIN_URL, admin.site.urls),
     # Anything else under the API and health paths: a JSON 404 (naming the path a slash away, if any).
     re_path(r"^(?:api|health|\.well-known)(?:/.*)?$", json_not_found),
