@@ -31,8 +31,8 @@ ALREADY_SIGNED_UP = "An account with this address already exists. Sign in instea
 class SignupSerializer(RecipientSerializer):
     """Organisation name, the contact (exactly one of email or phone) and its verification token."""
 
-    purpose = None
-    tenant_id = None
+    purpose = None  # type: ignore[assignment]
+    tenant_id = None  # type: ignore[assignment]
     organisation_name = serializers.CharField(
         max_length=200, error_messages={"blank": "Enter your organisation's name."}
     )
@@ -47,7 +47,7 @@ class SignupSerializer(RecipientSerializer):
             claims = decode_token(attrs["verification_token"])
         except InvalidToken as err:
             raise serializers.ValidationError({"verification_token": [TOKEN_INVALID]}) from err
-        contact = attrs.get("email") or attrs.get("phone")
+        contact = str(attrs.get("email") or attrs.get("phone"))
         if len(contact) > 150:  # the username's length
             raise serializers.ValidationError({"email": ["This address is too long for an account."]})
         expected = (settings.OTP_DEFAULT_TENANT, "signup", contact)
