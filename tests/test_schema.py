@@ -180,3 +180,24 @@ def test_api_and_health_paths_answer_json_for_404_and_405(client, method, path, 
     assert response.status_code == status
     assert response["Content-Type"] == "application/json"
     assert response.json() == body
+
+
+def test_the_schema_states_what_the_serializers_enforce(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    components = schema["components"]["schemas"]
+    send = schema["paths"][SEND_URL]["post"]
+
+    assert components["PurposeEnum"]["enum"] == ["verification", "signup", "login", "password_reset", "verify_contact"]
+    assert [ref["$ref"].rsplit("/", 1)[1] for ref in components["SendRequest"]["oneOf"]] == [
+        "SendRequestByEmail",
+        "SendRequestByPhone",
+    ]
+    assert components["SendRequestByEmail"]["properties"]["email"]["format"] == "email"
+    assert components["SendRequestByEmail"]["required"] == ["email"]
+    assert components["SendRequestByPhone"]["properties"]["phone"]["pattern"].startswith("^\\+")
+    assert components["SendRequestByEmail"]["properties"]["purpose"]["default"] == "verification"
+    assert set(send["responses"]) == {"202", "400", "401", "413", "415", "429", "503"}
+    assert send["responses"]["429"]["headers"]["Retry-After"]["required"] is True
+    assert set(schema["paths"][VERIFY_URL]["post"]["responses"]["400"]["content"]["application/json"]["schema"]) == {
+        "oneOf"
+    }

@@ -188,3 +188,21 @@ def test_redeem_works_once_and_needs_an_api_key_of_the_tokens_tenant(client):
         409,
         {"redeemed": False, "detail": "This token was already redeemed."},
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_readmes_pyjwkclient_recipe_checks_a_token_over_http(live_server, settings):
+    from django.test import Client
+
+    token = verification_token(Client(), purpose="signup", email="jane@example.com")
+
+    jwks = jwt.PyJWKClient(f"{live_server.url}/.well-known/jwks.json")
+    claims = jwt.decode(
+        token,
+        jwks.get_signing_key_from_jwt(token).key,
+        algorithms=["ES256"],
+        issuer="otp-service",
+        options={"require": ["exp", "jti"]},
+    )
+
+    assert (claims["purpose"], claims["recipient"]) == ("signup", "jane@example.com")
