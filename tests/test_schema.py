@@ -19,6 +19,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from otp.models import OneTimeCode
 from tests.helpers import SEND_URL, VERIFY_URL, code_in
 
 
@@ -118,10 +119,12 @@ def test_the_designs_request_and_one_without_purpose_get_a_code_that_verifies(
     sent = client.post(SEND_URL, body, content_type="application/json")
     [message] = smtp_sink.wait_for(1)
     code = code_in(message.get_body(("plain",)).get_content())
-    verified = client.post(VERIFY_URL, {**body, "code": code}, content_type="application/json")
+    verify = {"email": "jane@example.com", "purpose": "verification", "code": code}
+    verified = client.post(VERIFY_URL, verify, content_type="application/json")
 
     assert sent.status_code == 202
     assert verified.status_code == 200 and verified.json()["verified"] is True
+    assert OneTimeCode.objects.get().purpose == "verification"
 
 
 @pytest.mark.django_db

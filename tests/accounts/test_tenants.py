@@ -61,15 +61,22 @@ def test_an_api_key_acts_for_its_own_tenant_only(client):
 def test_a_wrong_or_revoked_key_gets_401_not_the_default_tenant(client):
     from django.utils import timezone
 
-    api_key, key = create_api_key(Tenant.objects.create(slug="acme", name="Acme"))
-    ApiKey.objects.filter(pk=api_key.pk).update(revoked_at=timezone.now())
+    acme = Tenant.objects.create(slug="acme", name="Acme")
+    revoked_key, revoked = create_api_key(acme)
+    ApiKey.objects.filter(pk=revoked_key.pk).update(revoked_at=timezone.now())
+    _, live = create_api_key(acme)
+    forged = live[:-3] + ("abc" if not live.endswith("abc") else "xyz")  # right prefix, wrong secret
 
-    revoked = send(client, {"email": "a@example.com"}, HTTP_AUTHORIZATION=f"Api-Key {key}")
-    forged = send(client, {"email": "a@example.com"}, HTTP_AUTHORIZATION=f"Api-Key {key[:-3]}abc")
+    answers = [
+        send(client, {"email": "a@example.com"}, HTTP_AUTHORIZATION=f"Api-Key {key}")
+        for key in (revoked, forged, "otpk_nothing")
+    ]
 
-    assert (revoked.status_code, forged.status_code) == (401, 401)
-    assert revoked.json() == {"detail": "The API key is not valid."}
-    assert not OneTimeCode.objects.exists()
+    assert [a.status_code for a in answers] == [401, 401, 401]
+    assert answers[0].json() == {"detail": "The API key is not valid."}
+    assert answers[0]["WWW-Authenticate"] == "Api-Key"
+    assert send(client, {"email": "a@example.com"}, HTTP_AUTHORIZATION=f"Api-Key {live}").status_code == 202
+    assert OneTimeCode.objects.get().tenant_id == "acme"
 
 
 def test_create_api_key_prints_the_key_once_and_stores_only_its_hash(capsys):
