@@ -8,4 +8,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Tenants and API keys"
 
     def ready(self) -> None:
-        from accounts import schema  # noqa: F401  (registers the API key scheme with drf-spectacular)
+        from accounts import checks, schema  # noqa: F401  (registers the start-up check and the API key scheme)

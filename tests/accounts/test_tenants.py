@@ -87,3 +87,16 @@ def test_create_api_key_prints_the_key_once_and_stores_only_its_hash(capsys):
     assert key.startswith(f"otpk_{stored.prefix}_") and len(key) > 40
     assert key not in (stored.key_hash, stored.prefix) and stored.tenant.name == "Acme Inc"
     assert not ApiKey.objects.filter(key_hash__contains=key[-20:]).exists()
+
+
+def test_start_up_check_names_the_setting_when_signing_keys_are_unusable(settings, tmp_path):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    settings.OTP_SIGNING_KEY_FILE = str(tmp_path / "keys.json")
+    (tmp_path / "keys.json").write_text("not json")
+
+    with pytest.raises(SystemCheckError, match="OTP_SIGNING_KEY_FILE"):
+        call_command("check")
+    settings.OTP_SIGNING_KEY_FILE = str(tmp_path / "fresh" / "keys.json")
+    call_command("check")
