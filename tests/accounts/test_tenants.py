@@ -100,3 +100,12 @@ def test_start_up_check_names_the_setting_when_signing_keys_are_unusable(setting
         call_command("check")
     settings.OTP_SIGNING_KEY_FILE = str(tmp_path / "fresh" / "keys.json")
     call_command("check")
+
+
+def test_the_admin_lists_tenants_and_key_prefixes_but_never_a_key(admin_client):
+    api_key, key = create_api_key(Tenant.objects.create(slug="acme", name="Acme"))
+
+    page = admin_client.get(f"/admin/accounts/tenant/{api_key.tenant_id}/change/").content.decode()
+
+    assert api_key.prefix in page
+    assert key not in page and api_key.key_hash not in page
