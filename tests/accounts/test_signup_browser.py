@@ -15,6 +15,27 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+STRICT_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'"
+
+
+def offline_under_strict_csp(page, live_url: str, csp: str) -> list[str]:
+    """Refuse every request to another host, add a strict CSP to every answer; returns violations."""
+    problems: list[str] = []
+
+    def handle(route):
+        if not route.request.url.startswith(live_url):
+            problems.append(f"request to another host: {route.request.url}")
+            route.abort()
+            return
+        response = route.fetch()
+        route.fulfill(response=response, headers={**response.headers, "content-security-policy": csp})
+
+    page.route("**/*", handle)
+    page.on("console", lambda msg: problems.append(msg.text) if "Content Security Policy" in msg.text else None)
+    page.on("pageerror", lambda err: problems.append(str(err)))
+    return problems
+
+
 @pytest.fixture
 def page(monkeypatch):
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -35,6 +56,7 @@ def test_a_new_user_signs_up_with_the_keyboard_and_the_page_closes_the_code_form
 
     settings.OTP_SIGNING_KEY_FILE = str(tmp_path / "keys.json")
     start_worker()
+    problems = offline_under_strict_csp(page, live_server.url, STRICT_CSP)
     page.goto(f"{live_server.url}/signup/")
     status = page.get_by_role("status")
     expect(status).to_be_hidden()  # no empty box on load
@@ -67,3 +89,16 @@ def test_a_new_user_signs_up_with_the_keyboard_and_the_page_closes_the_code_form
     usernames = list(get_user_model().objects.values_list("username", flat=True))
     connection.close()  # under Playwright's event loop the ORM used a connection of its own
     assert usernames == ["jane@example.org"]
+    assert problems == []
+
+
+def test_the_api_docs_render_offline_under_script_src_self(page, live_server):
+    from playwright.sync_api import expect
+
+    # Swagger UI sets inline styles itself, so only scripts are held to 'self' here.
+    problems = offline_under_strict_csp(page, live_server.url, "script-src 'self'; object-src 'none'")
+    page.goto(f"{live_server.url}/api/docs/")
+
+    expect(page.get_by_text("/api/v1/auth/otp/send", exact=True)).to_be_visible()
+    expect(page.get_by_text("/.well-known/jwks.json", exact=True)).to_be_visible()
+    assert problems == []
