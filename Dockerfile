@@ -4,6 +4,6 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
-RUN useradd --create-home app && mkdir -p /var/lib/otpsvc-metrics && chown app /var/lib/otpsvc-metrics
+RUN useradd --create-home app && mkdir -p /var/lib/otpsvc-metrics /var/lib/otp && chown app /var/lib/otpsvc-metrics /var/lib/otp
 USER app
 EXPOSE 8000 5555

@@ -68,6 +68,7 @@ class CommunicationLog(models.Model):
     class Meta:
         verbose_name = "message"
         verbose_name_plural = "messages"
+        db_table = "communication_logs"  # the design's name, for dashboards and SQL written against it
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["provider_used", "sent_at"]),

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -27,18 +27,24 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from accounts.keys import ApiKeyAuthentication
+from accounts.tenants import resolve_tenant
 from messaging.masking import log_event
 from messaging.models import Channel
 from observability import metrics
-from otp import limits
+from otp import limits, schema
 from otp.lifecycle import CodeRequest, DeliveryNotQueued, issue_code, verify_code
 from otp.network import client_ip
+from otp.tokens import Verified, issue_token
 
 logger = logging.getLogger("otp.api")
 # Raised when PostgreSQL is stopped, restarting or unreachable (connect_timeout bounds the wait).
 DatabaseUnavailable = (OperationalError, InterfaceError)
 
 TENANT_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+PHONE_PATTERN = r"^\+[0-9 ().-]{6,31}$"
+PHONE_HINT = "Enter the number in international format: + and the country code, e.g. +14155550123."
+LOOKS_LIKE_NUMBER = re.compile(r"^[0-9 ().-]{6,}$")
 SEND_ACCEPTED = {
     "status": "accepted",
     "detail": "If this address can receive messages, a code is on its way.",
@@ -48,12 +54,44 @@ UNAVAILABLE = {"detail": "The service is temporarily unavailable. Try again shor
 
 
 class RecipientSerializer(serializers.Serializer):
-    """Exactly one of email or phone, a known purpose, and an optional tenant."""
+    """Exactly one of email or phone, a known purpose (default `verification`), and a tenant.
 
-    email = serializers.CharField(required=False, max_length=254, trim_whitespace=True)
-    phone = serializers.CharField(required=False, max_length=32, trim_whitespace=True)
-    purpose = serializers.CharField(max_length=64)
-    tenant_id = serializers.CharField(required=False, max_length=64)
+    Only a caller with an API key may name a tenant other than the default.
+    """
+
+    email = serializers.EmailField(
+        required=False, max_length=254, error_messages={"invalid": "Enter a valid email address."}
+    )
+    phone = serializers.RegexField(
+        PHONE_PATTERN,
+        required=False,
+        max_length=32,
+        help_text="International format: + and the country code, e.g. +14155550123.",
+        error_messages={"invalid": PHONE_HINT},
+    )
+    purpose = serializers.ChoiceField(choices=[], required=False)
+    tenant_id = serializers.RegexField(
+        TENANT_PATTERN.pattern,
+        required=False,
+        max_length=64,
+        help_text="Only a caller with an API key may name a tenant other than the default.",
+        error_messages={"invalid": "Use 1 to 64 letters, digits, '.', '_' or '-'."},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        purpose = self.fields.get("purpose")
+        if purpose is None:  # a subclass without the field
+            return
+        purpose.choices = settings.OTP_PURPOSES  # type: ignore[attr-defined]
+        purpose.default = settings.OTP_DEFAULT_PURPOSE
+        purpose.error_messages["invalid_choice"] = f"Unknown purpose; use one of: {', '.join(settings.OTP_PURPOSES)}."
+
+    def to_internal_value(self, data: Any) -> Any:
+        # A number typed without + reads as neither; say how to write it instead of "invalid email".
+        if isinstance(data, dict) and isinstance(data.get("email"), str) and LOOKS_LIKE_NUMBER.match(data["email"]):
+            raise ValidationError({"email": [PHONE_HINT]})
+        return super().to_internal_value(data)
 
     def validate_email(self, value: str) -> str:
         try:
@@ -66,36 +104,25 @@ class RecipientSerializer(serializers.Serializer):
         try:
             number = phonenumbers.parse(value, None)
         except phonenumbers.NumberParseException as err:
-            raise serializers.ValidationError(
-                "Enter a phone number in international format, e.g. +14155550123."
-            ) from err
+            raise serializers.ValidationError(PHONE_HINT) from err
         if not phonenumbers.is_valid_number(number):
             raise serializers.ValidationError("This phone number is not valid.")
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
-    def validate_purpose(self, value: str) -> str:
-        if value not in settings.OTP_PURPOSES:
-            raise serializers.ValidationError(f"Unknown purpose; use one of: {', '.join(settings.OTP_PURPOSES)}.")
-        return value
-
-    def validate_tenant_id(self, value: str) -> str:
-        if not TENANT_PATTERN.match(value):
-            raise serializers.ValidationError("Use 1 to 64 letters, digits, '.', '_' or '-'.")
-        return value
-
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("email" in attrs) == ("phone" in attrs):
             raise serializers.ValidationError({"non_field_errors": ["Give exactly one of email or phone."]})
+        attrs["tenant_id"] = resolve_tenant(requested=attrs.get("tenant_id"), api_key=self.context.get("api_key"))
         return attrs
 
     def code_request(self) -> CodeRequest:
         data = self.validated_data
         channel = Channel.EMAIL if "email" in data else Channel.SMS
         return CodeRequest(
-            tenant_id=data.get("tenant_id") or settings.OTP_DEFAULT_TENANT,
+            tenant_id=data["tenant_id"],
             recipient=data["email"] if channel == Channel.EMAIL else data["phone"],
             channel=channel,
-            purpose=data["purpose"],
+            purpose=data.get("purpose") or settings.OTP_DEFAULT_PURPOSE,
         )
 
 
@@ -105,28 +132,10 @@ class VerifySerializer(RecipientSerializer):
     )
 
 
-class SendAcceptedSerializer(serializers.Serializer):
-    status = serializers.CharField()
-    detail = serializers.CharField()
-
-
-class VerifiedSerializer(serializers.Serializer):
-    verified = serializers.BooleanField()
-
-
 def enqueue_delivery(otp_id: str) -> None:
     from workers.tasks import deliver_otp
 
     deliver_otp.delay(otp_id)
-
-
-def otp_responses(ok_status: int, ok_serializer: type[serializers.Serializer], refused: str) -> dict[int, Any]:
-    return {
-        ok_status: ok_serializer,
-        400: OpenApiResponse(description=refused),
-        429: OpenApiResponse(description="Too many requests or locked out; see Retry-After"),
-        503: OpenApiResponse(description="Temporarily unavailable"),
-    }
 
 
 def log_otp_event(event: str, code_request: CodeRequest, *, result: str, ip: str, **fields: Any) -> None:
@@ -152,9 +161,15 @@ def too_many(err: limits.RateLimited) -> Response:
 class SendCodeView(APIView):
     """Ask for a code by email or SMS. The answer is the same for every well-formed recipient."""
 
-    @extend_schema(request=RecipientSerializer, responses=otp_responses(202, SendAcceptedSerializer, "Field errors"))
+    authentication_classes = [ApiKeyAuthentication]
+
+    @extend_schema(
+        request=schema.one_of_recipient(RecipientSerializer, "SendRequest"),
+        responses=schema.send_responses(),
+        parameters=[schema.RETRY_AFTER, schema.NO_STORE],
+    )
     def post(self, request: Request) -> Response:
-        serializer = RecipientSerializer(data=request.data)
+        serializer = RecipientSerializer(data=request.data, context={"api_key": request.auth})
         serializer.is_valid(raise_exception=True)
         code_request = serializer.code_request()
         ip = client_ip(request)
@@ -193,12 +208,16 @@ class SendCodeView(APIView):
 class VerifyCodeView(APIView):
     """Check a code. Wrong, expired, used and unknown all answer alike; a lockout answers 429."""
 
+    authentication_classes = [ApiKeyAuthentication]
+
     @extend_schema(
-        request=VerifySerializer, responses=otp_responses(200, VerifiedSerializer, "Invalid or expired code")
+        request=schema.one_of_recipient(VerifySerializer, "VerifyRequest"),
+        responses=schema.verify_responses(),
+        parameters=[schema.RETRY_AFTER, schema.NO_STORE],
     )
     @sensitive_variables("serializer")
     def post(self, request: Request) -> Response:
-        serializer = VerifySerializer(data=request.data)
+        serializer = VerifySerializer(data=request.data, context={"api_key": request.auth})
         serializer.is_valid(raise_exception=True)
         code_request = serializer.code_request()
         ip = client_ip(request)
@@ -220,8 +239,20 @@ class VerifyCodeView(APIView):
         log_otp_event("otp.verify", code_request, result="success" if verified else "failure", ip=ip)
         metrics.verify_finished("success" if verified else "failure")
         if verified:
-            return Response({"verified": True}, status=status.HTTP_200_OK)
+            return Response(verified_answer(code_request), status=status.HTTP_200_OK)
         return Response(VERIFY_FAILED, status=status.HTTP_400_BAD_REQUEST)
+
+
+def verified_answer(code_request: CodeRequest) -> dict[str, Any]:
+    """{"verified": true} and a signed token that lets the application's backend trust it."""
+    verified = Verified(
+        tenant=code_request.tenant_id,
+        channel=code_request.channel,
+        recipient=code_request.recipient,
+        purpose=code_request.purpose,
+    )
+    token = issue_token(verified, now=timezone.now())
+    return {"verified": True, "verification_token": token, "expires_in": settings.OTP_TOKEN_TTL_SECONDS}
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

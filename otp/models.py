@@ -42,6 +42,7 @@ class OneTimeCode(models.Model):
     class Meta:
         verbose_name = "one-time code"
         verbose_name_plural = "one-time codes"
+        db_table = "otp_codes"  # the design's name, for dashboards and SQL written against it
         indexes = [models.Index(fields=["tenant_id", "recipient", "purpose", "-created_at"])]
 
     def __str__(self) -> str:

@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "accounts.apps.AccountsConfig",
     "messaging.apps.MessagingConfig",
     "otp.apps.OtpConfig",
     "observability.apps.ObservabilityConfig",
@@ -46,6 +48,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves /static/ (the signup page's script, the API docs' Swagger UI) from the service itself.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -101,6 +105,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 # Times with seconds and time zone, e.g. 2026-11-28 16:32:05 UTC (observability/formats/en/formats.py).
 FORMAT_MODULE_PATH = ["observability.formats"]
+# Without collectstatic (make run, tests) WhiteNoise serves straight from the apps' static folders.
+WHITENOISE_USE_FINDERS = True
 
 # --- Security (production defaults; `manage.py check --deploy` is clean with DEBUG off) ---
 
@@ -150,7 +156,9 @@ if OTP_LENGTH < 6:
 OTP_TTL_SECONDS = env.int("OTP_TTL_SECONDS", default=600)
 OTP_MAX_ATTEMPTS = env.int("OTP_MAX_ATTEMPTS", default=5)
 OTP_RESEND_COOLDOWN_SECONDS = env.int("OTP_RESEND_COOLDOWN_SECONDS", default=60)
-OTP_PURPOSES = env.list("OTP_PURPOSES", default=["signup", "login", "password_reset", "verify_contact"])
+OTP_PURPOSES = env.list("OTP_PURPOSES", default=["verification", "signup", "login", "password_reset", "verify_contact"])
+# The purpose of a request that names none (the original design's one purpose).
+OTP_DEFAULT_PURPOSE = "verification"
 OTP_DEFAULT_TENANT = env.str("OTP_DEFAULT_TENANT", default="default")
 OTP_SERVICE_NAME = env.str("OTP_SERVICE_NAME", default="OTP Service")
 # Delivery retries while the code is still valid (exponential backoff with full jitter).
@@ -184,6 +192,13 @@ SMS_ALLOWED_COUNTRIES = [c.upper() for c in env.list("SMS_ALLOWED_COUNTRIES", de
 SMS_PREFIX_DAILY_CAP = env.int("SMS_PREFIX_DAILY_CAP", default=20)
 # Digits of the E.164 number (after '+') that make one prefix for the daily cap.
 SMS_PREFIX_DIGITS = env.int("SMS_PREFIX_DIGITS", default=8)
+# Verification tokens (JWT, ES256): lifetime, issuer, and where the signing keys live. A key file
+# (JSON, made and rotated by `manage.py otp_signing_keys --rotate`) keeps retired keys published
+# until their tokens expire; OTP_SIGNING_KEY_PEM (one PEM private key) overrides the file.
+OTP_TOKEN_TTL_SECONDS = env.int("OTP_TOKEN_TTL_SECONDS", default=600)
+OTP_TOKEN_ISSUER = env.str("OTP_TOKEN_ISSUER", default="otp-service")
+OTP_SIGNING_KEY_FILE = env.str("OTP_SIGNING_KEY_FILE", default=str(BASE_DIR / ".run" / "signing-keys.json"))
+OTP_SIGNING_KEY_PEM = env.str("OTP_SIGNING_KEY_PEM", default="")
 # Verification lockout per recipient: failures within the window before a lock, lock grows.
 OTP_LOCKOUT_THRESHOLD = env.int("OTP_LOCKOUT_THRESHOLD", default=10)
 OTP_LOCKOUT_WINDOW_SECONDS = env.int("OTP_LOCKOUT_WINDOW_SECONDS", default=3600)
@@ -306,6 +321,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Send and verify one-time codes by email and SMS; provider health.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from drf-spectacular-sidecar's static files: no CDN, works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # --- Logging -----------------------------------------------------------------------------

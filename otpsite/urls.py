@@ -2,20 +2,30 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from observability.dashboard import dashboard_view
 from observability.views import metrics_view
+from otp.token_views import JwksView, RedeemTokenView
+from otpsite.json_errors import json_not_found
 
 urlpatterns = [
+    path("api/v1/auth/otp/token/redeem", RedeemTokenView.as_view(), name="otp-token-redeem"),
     path("api/v1/auth/otp/", include("otp.urls")),
+    path("api/v1/accounts/", include("accounts.urls")),
+    path(".well-known/jwks.json", JwksView.as_view(), name="jwks"),
     path("", include("messaging.urls")),
     path("", include("messaging.receipts.urls")),
     path("signup/", include("otp.page_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # The split view serves its start-up script as a file, so the page runs under script-src 'self'.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("metrics", metrics_view, name="metrics"),
     path(f"{settings.ADMIN_URL}dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
     path(settings.ADMIN_URL, admin.site.urls),
+    # Anything else under the API and health paths: a JSON 404 (naming the path a slash away, if any).
+    re_path(r"^(?:api|health|\.well-known)(?:/.*)?$", json_not_found),
 ]
+
+handler404 = "otpsite.json_errors.not_found"

@@ -106,7 +106,7 @@ def test_make_run_serves_the_signup_flow_with_embedded_redis_and_sqlite_and_stop
             f"{web}/api/v1/auth/otp/verify",
             {"email": "newcomer@example.com", "purpose": "signup", "code": found.group(1)},
         )
-        assert verified == (200, {"verified": True})
+        assert (verified[0], verified[1]["verified"]) == (200, True)
         assert flower_login, "make run printed no Flower login"
         token = b64encode(f"{flower_login.group(1)}:{flower_login.group(2)}".encode()).decode()
         flower = f"http://127.0.0.1:{ports['FLOWER_PORT']}/api/workers"

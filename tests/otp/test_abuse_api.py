@@ -160,9 +160,9 @@ def comparable(response) -> tuple[int, bytes, dict[str, str]]:
 def test_known_and_unknown_recipients_get_identical_send_answers(client, known, unknown):
     recipient = next(iter(known.values()))
     channel = "email" if "email" in known else "sms"
-    issue_code(CodeRequest("acme", recipient, channel, "login"), now=timezone.now(), enqueue=lambda otp_id: None)
-    for_known = post(client, SEND_URL, {**known, "purpose": "login", "tenant_id": "acme"})
-    for_unknown = post(client, SEND_URL, {**unknown, "purpose": "login", "tenant_id": "acme"})
+    issue_code(CodeRequest("default", recipient, channel, "login"), now=timezone.now(), enqueue=lambda otp_id: None)
+    for_known = post(client, SEND_URL, {**known, "purpose": "login", "tenant_id": "default"})
+    for_unknown = post(client, SEND_URL, {**unknown, "purpose": "login", "tenant_id": "default"})
     assert for_known.status_code == 202
     assert comparable(for_known) == comparable(for_unknown)
     assert_no_store(for_known)

@@ -18,11 +18,11 @@ BAD_SEND_BODIES = [
     ({"phone": "+99 123456789", "purpose": "signup"}, "phone"),
     ({"phone": "4155550123", "purpose": "signup"}, "phone"),
     ({"email": "a@example.com", "purpose": "launch-missiles"}, "purpose"),
-    ({"email": "a@example.com"}, "purpose"),
     ({"email": "a" * 300 + "@example.com", "purpose": "signup"}, "email"),
     ({"phone": "+1" + "4" * 100, "purpose": "signup"}, "phone"),
     ({"email": "a@example.com", "purpose": "signup", "tenant_id": "x" * 65}, "tenant_id"),
     ({"email": "a@example.com", "purpose": "signup", "tenant_id": "a b"}, "tenant_id"),
+    ({"email": "a@example.com", "purpose": "signup", "tenant_id": "acme"}, "tenant_id"),
     ({"email": ["a@example.com"], "purpose": "signup"}, "email"),
 ]
 

@@ -1,0 +1,26 @@
+"""Operators see tenants and their keys; a key's secret is never shown (only its prefix)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from accounts.models import ApiKey, Tenant
+
+
+class ApiKeyInline(admin.TabularInline):
+    model = ApiKey
+    extra = 0
+    fields = ("prefix", "name", "created_at", "revoked_at")
+    readonly_fields = ("prefix", "name", "created_at")
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False  # keys are made by `manage.py create_api_key`, which shows the secret once
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = ("slug", "name", "owner", "created_at")
+    search_fields = ("slug", "name", "owner__username")
+    readonly_fields = ("created_at",)
+    inlines = [ApiKeyInline]

@@ -1,0 +1,116 @@
+"""Trusting a verification: the public keys (JWKS) and the single-use redeem endpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.keys import ApiKeyAuthentication
+from accounts.models import ApiKey
+from accounts.redemption import spend_token
+from otp.schema import DETAIL
+from otp.tokens import InvalidToken, decode_token, jwks
+
+JWK_SET: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "keys": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "kty": {"type": "string", "enum": ["EC"]},
+                    "crv": {"type": "string", "enum": ["P-256"]},
+                    "x": {"type": "string"},
+                    "y": {"type": "string"},
+                    "kid": {"type": "string"},
+                    "alg": {"type": "string", "enum": ["ES256"]},
+                    "use": {"type": "string", "enum": ["sig"]},
+                },
+                "required": ["kty", "crv", "x", "y", "kid", "alg", "use"],
+            },
+        }
+    },
+    "required": ["keys"],
+}
+REFUSED: dict[str, Any] = {
+    "type": "object",
+    "properties": {"redeemed": {"type": "boolean", "enum": [False]}, "detail": {"type": "string"}},
+    "required": ["redeemed", "detail"],
+}
+INVALID = {"redeemed": False, "detail": "The token is invalid or has expired."}
+
+
+class JwksView(APIView):
+    """GET /.well-known/jwks.json: every public key whose tokens may still be valid."""
+
+    authentication_classes: list[type] = []
+    permission_classes: list[type] = []
+
+    @extend_schema(responses={200: OpenApiResponse(JWK_SET, description="JSON Web Key Set")}, tags=["tokens"])
+    def get(self, request: Request) -> Response:
+        # Short caching: after a rotation, backends see the new key within minutes (and a
+        # JWKS client refetches on an unknown kid anyway).
+        return Response(jwks(), headers={"Cache-Control": "public, max-age=300"})
+
+
+class HasApiKey(BasePermission):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return isinstance(request.auth, ApiKey)
+
+
+class RedeemRequestSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=4096, help_text="The verification_token from a verify.")
+
+
+class RedeemedSerializer(serializers.Serializer):
+    redeemed = serializers.BooleanField(help_text="Always true here.")
+    tenant = serializers.CharField()
+    channel = serializers.ChoiceField(choices=["email", "sms"])
+    recipient = serializers.CharField()
+    purpose = serializers.CharField()
+    verified_at = serializers.IntegerField(help_text="Unix time of the verification (the token's iat).")
+
+
+@method_decorator(never_cache, name="dispatch")
+class RedeemTokenView(APIView):
+    """POST /api/v1/auth/otp/token/redeem: for a backend with an API key; each token redeems once."""
+
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [HasApiKey]
+
+    @extend_schema(
+        request=RedeemRequestSerializer,
+        responses={
+            200: RedeemedSerializer,
+            400: OpenApiResponse({"oneOf": [REFUSED, DETAIL]}, description="Invalid, expired or foreign token"),
+            401: OpenApiResponse(DETAIL, description="No API key, or not a valid one"),
+            409: OpenApiResponse(REFUSED, description="Already redeemed"),
+        },
+        tags=["tokens"],
+    )
+    def post(self, request: Request) -> Response:
+        body = RedeemRequestSerializer(data=request.data)
+        if not body.is_valid():
+            return Response(INVALID, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            claims = decode_token(body.validated_data["token"])
+        except InvalidToken:
+            return Response(INVALID, status=status.HTTP_400_BAD_REQUEST)
+        assert isinstance(request.auth, ApiKey)
+        if claims["tenant"] != request.auth.tenant.slug:
+            return Response(INVALID, status=status.HTTP_400_BAD_REQUEST)
+        if not spend_token(claims):
+            return Response(
+                {"redeemed": False, "detail": "This token was already redeemed."}, status=status.HTTP_409_CONFLICT
+            )
+        fields = ("tenant", "channel", "recipient", "purpose")
+        return Response({"redeemed": True, **{name: claims[name] for name in fields}, "verified_at": claims["iat"]})
