@@ -129,6 +129,11 @@ if OTP_LENGTH < 6:
     raise ImproperlyConfigured("OTP_LENGTH must be at least 6.")
 OTP_TTL_SECONDS = env.int("OTP_TTL_SECONDS", default=600)
 OTP_MAX_ATTEMPTS = env.int("OTP_MAX_ATTEMPTS", default=5)
+# A code lives 1 to 15 minutes and takes 1 to 10 guesses (NIST 800-63B, OWASP ASVS).
+if not 60 <= OTP_TTL_SECONDS <= 900:
+    raise ImproperlyConfigured(f"OTP_TTL_SECONDS must be between 60 and 900; got {OTP_TTL_SECONDS}.")
+if not 1 <= OTP_MAX_ATTEMPTS <= 10:
+    raise ImproperlyConfigured(f"OTP_MAX_ATTEMPTS must be between 1 and 10; got {OTP_MAX_ATTEMPTS}.")
 OTP_RESEND_COOLDOWN_SECONDS = env.int("OTP_RESEND_COOLDOWN_SECONDS", default=60)
 OTP_PURPOSES = env.list("OTP_PURPOSES", default=["signup", "login", "password_reset", "verify_contact"])
 OTP_DEFAULT_TENANT = env.str("OTP_DEFAULT_TENANT", default="default")
@@ -172,7 +177,11 @@ MESSAGING_LOG_RETENTION_DAYS = env.int("MESSAGING_LOG_RETENTION_DAYS", default=9
 # --- Messaging providers ------------------------------------------------------------------
 
 MESSAGING_EMAIL_PROVIDERS = env.list("MESSAGING_EMAIL_PROVIDERS", default=["ses", "sendgrid", "smtp"])
-MESSAGING_SMS_PROVIDERS = env.list("MESSAGING_SMS_PROVIDERS", default=["sns", "twilio", "console"])
+MESSAGING_SMS_PROVIDERS = env.list("MESSAGING_SMS_PROVIDERS", default=["sns", "twilio"])
+# The console provider prints codes to stdout: development only.
+for _variable in ("MESSAGING_EMAIL_PROVIDERS", "MESSAGING_SMS_PROVIDERS"):
+    if not DEBUG and "console" in globals()[_variable]:
+        raise ImproperlyConfigured(f"{_variable} names 'console', which prints codes; it needs DEBUG=1.")
 # Every provider call has these timeouts, in seconds.
 PROVIDER_CONNECT_TIMEOUT = env.float("PROVIDER_CONNECT_TIMEOUT", default=3.0)
 PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", default=5.0)
