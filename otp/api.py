@@ -28,8 +28,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from messaging.masking import log_event
 from messaging.models import Channel
-from otp import limits
-from otp.lifecycle import CodeRequest, DeliveryNotQueued, issue_code, verify_code
+from otp import limits, lockout
+from otp.lifecycle import CodeRequest, DeliveryNotQueued, has_live_code, issue_code, verify_code
 from otp.network import client_ip
 
 logger = logging.getLogger("otp.api")
@@ -193,14 +193,15 @@ class VerifyCodeView(APIView):
         serializer.is_valid(raise_exception=True)
         code_request = serializer.code_request()
         ip = client_ip(request)
-        who = {"tenant_id": code_request.tenant_id, "recipient": code_request.recipient}
+        who = {"tenant_id": code_request.tenant_id, "recipient": code_request.recipient, "client_ip": ip}
         try:
-            limits.check_verify_allowed(**who)
-            verified = verify_code(code_request, serializer.validated_data["code"], now=timezone.now())
+            # Admitting a guess counts it as a failure at once (one atomic step), and only when a
+            # live code exists: a stranger's guesses at an address with no code lock nobody out.
+            live = has_live_code(code_request, now=timezone.now())
+            lockout.admit_guess(**who, live_code=live)
+            verified = live and verify_code(code_request, serializer.validated_data["code"], now=timezone.now())
             if verified:
-                limits.record_verify_success(**who)
-            else:
-                limits.record_verify_failure(**who)
+                lockout.record_success(**who)
         except limits.RateLimited as err:
             log_otp_event("otp.verify", code_request, result="locked", ip=ip)
             return too_many(err)

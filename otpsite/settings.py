@@ -161,12 +161,17 @@ SMS_ALLOWED_COUNTRIES = [c.upper() for c in env.list("SMS_ALLOWED_COUNTRIES", de
 SMS_PREFIX_DAILY_CAP = env.int("SMS_PREFIX_DAILY_CAP", default=20)
 # Digits of the E.164 number (after '+') that make one prefix for the daily cap.
 SMS_PREFIX_DIGITS = env.int("SMS_PREFIX_DIGITS", default=8)
-# Verification lockout per recipient: failures within the window before a lock, lock grows.
+# Verification lockout per (recipient, client IP): failures within the window before a lock, lock grows.
 OTP_LOCKOUT_THRESHOLD = env.int("OTP_LOCKOUT_THRESHOLD", default=10)
 OTP_LOCKOUT_WINDOW_SECONDS = env.int("OTP_LOCKOUT_WINDOW_SECONDS", default=3600)
 OTP_LOCKOUT_BASE_SECONDS = env.int("OTP_LOCKOUT_BASE_SECONDS", default=300)
 # The longest one lock may last, however many locks came before it.
 OTP_LOCKOUT_MAX_SECONDS = env.int("OTP_LOCKOUT_MAX_SECONDS", default=86400)
+# Consecutive failures for one recipient, from any client, before every client is refused (NIST: <= 100).
+OTP_LOCKOUT_RECIPIENT_CAP = env.int("OTP_LOCKOUT_RECIPIENT_CAP", default=100)
+# Verify requests per client IP (IPv6 per /64) in a sliding window.
+OTP_VERIFY_LIMIT_PER_IP = env.int("OTP_VERIFY_LIMIT_PER_IP", default=60)
+OTP_VERIFY_IP_WINDOW_SECONDS = env.int("OTP_VERIFY_IP_WINDOW_SECONDS", default=3600)
 # Number of reverse proxies in front of the web server whose X-Forwarded-For entries are trusted.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
