@@ -29,6 +29,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from messaging.masking import log_event
 from messaging.models import Channel
 from otp import limits, lockout
+from otp.canonical import ascii_domain
 from otp.lifecycle import CodeRequest, DeliveryNotQueued, has_live_code, issue_code, verify_code
 from otp.network import client_ip
 
@@ -52,11 +53,16 @@ class RecipientSerializer(serializers.Serializer):
     tenant_id = serializers.CharField(required=False, max_length=64)
 
     def validate_email(self, value: str) -> str:
+        local, _, domain = value.rpartition("@")
+        if not local.isascii():
+            # Most mail servers and SDKs cannot carry it (SMTPUTF8): refuse it here, not at a provider.
+            raise serializers.ValidationError("Use an address with only ASCII characters before the @.")
         try:
             validate_email(value)
         except Exception as err:
             raise serializers.ValidationError("Enter a valid email address.") from err
-        return value.lower()
+        # An internationalised domain travels as punycode, which every provider can encode.
+        return f"{local}@{ascii_domain(domain)}".lower()
 
     def validate_phone(self, value: str) -> str:
         try:
