@@ -1,7 +1,7 @@
 """The canonical form of a recipient, used only as the key of limits and lockouts.
 
 Variants of one mailbox must not buy fresh allowances: ``Alice+1@Example.com``,
-``alice@ｅｘａｍｐｌｅ.com`` (fullwidth) and ``alice@exämple.com`` / ``alice@xn--exmple-cua.com``
+the same address in fullwidth letters and ``alice@exämple.com`` / ``alice@xn--exmple-cua.com``
 each share one key with their plain form. Messages still go to what the user typed.
 """
 
