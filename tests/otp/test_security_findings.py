@@ -125,3 +125,31 @@ def test_the_message_goes_to_what_the_user_typed(client, smtp_sink, start_worker
     assert post(client, SEND_URL, {"email": "carol+otp@example.com", "purpose": "login"}).status_code == 202
     smtp_sink.wait_for(1)
     assert smtp_sink.envelopes[0][1] == ["carol+otp@example.com"]
+
+
+# --- 8. Body size and nesting -----------------------------------------------------------------
+
+
+def test_a_20_mb_body_gets_413_and_nothing_is_queued(client):
+    padding = "x" * (20 * 1024 * 1024)
+    body = '{"email": "big@example.com", "purpose": "login", "pad": "' + padding + '"}'
+    response = client.post(SEND_URL, body, content_type="application/json")
+    assert response.status_code == 413
+    assert OneTimeCode.objects.count() == 0
+
+
+@pytest.mark.parametrize("body", ["[" * 3000 + "]" * 3000, '{"a":' * 1200 + "1" + "}" * 1200])
+def test_deeply_nested_json_gets_400_not_500(client, settings, body):
+    assert len(body) <= settings.API_MAX_BODY_BYTES  # it reaches the decoder
+    response = client.post(VERIFY_URL, body, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["detail"]
+
+
+def test_a_normal_body_still_works(client):
+    assert (
+        client.post(
+            SEND_URL, {"email": "ok@example.com", "purpose": "login"}, content_type="application/json"
+        ).status_code
+        == 202
+    )
