@@ -8,6 +8,7 @@ Content-Length) with 413, and answers JSON nested too deeply for the decoder wit
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -23,7 +24,7 @@ class RequestTooLarge(APIException):
 
 
 class LimitedJSONParser(JSONParser):
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None) -> Any:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
         limit = int(settings.API_MAX_BODY_BYTES)
         request = (parser_context or {}).get("request")
         meta = getattr(request, "META", {}) if request is not None else {}

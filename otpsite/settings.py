@@ -44,6 +44,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "otpsite.security.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -102,6 +103,11 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# On every response (otpsite/security.py): this origin only, no inline script, no framing.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 DEFAULT_EXCEPTION_REPORTER_FILTER = "otpsite.reporting.ExceptionReporterFilter"
 # The code is a POST field; cap what a request may carry so oversized bodies get a 400.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
@@ -174,6 +180,10 @@ OTP_LOCKOUT_RECIPIENT_CAP = env.int("OTP_LOCKOUT_RECIPIENT_CAP", default=100)
 # Verify requests per client IP (IPv6 per /64) in a sliding window.
 OTP_VERIFY_LIMIT_PER_IP = env.int("OTP_VERIFY_LIMIT_PER_IP", default=60)
 OTP_VERIFY_IP_WINDOW_SECONDS = env.int("OTP_VERIFY_IP_WINDOW_SECONDS", default=3600)
+# Admin login attempts per username and per client IP in the window; past either, refused.
+ADMIN_LOGIN_LIMIT_PER_USER = env.int("ADMIN_LOGIN_LIMIT_PER_USER", default=5)
+ADMIN_LOGIN_LIMIT_PER_IP = env.int("ADMIN_LOGIN_LIMIT_PER_IP", default=20)
+ADMIN_LOGIN_WINDOW_SECONDS = env.int("ADMIN_LOGIN_WINDOW_SECONDS", default=900)
 # Number of reverse proxies in front of the web server whose X-Forwarded-For entries are trusted.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 

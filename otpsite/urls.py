@@ -5,6 +5,10 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from otpsite.admin_login import ThrottledAdminLoginForm
+
+admin.site.login_form = ThrottledAdminLoginForm
+
 urlpatterns = [
     path("api/v1/auth/otp/", include("otp.urls")),
     path("", include("messaging.urls")),
