@@ -117,10 +117,7 @@ def main() -> None:
         [
             PYTHON,
             "-m",
-            "celery",
-            "-A",
-            "workers",
-            "flower",
+            "workers.flower",
             f"--port={FLOWER_PORT}",
             "--address=127.0.0.1",
             f"--basic-auth={env['FLOWER_BASIC_AUTH']}",

@@ -33,10 +33,7 @@ def csp_directives(response) -> dict[str, str]:
     ],
 )
 def test_every_answer_carries_a_strict_content_security_policy(client, method, path, body):
-    if method == "get":
-        response = client.get(path)
-    else:
-        response = client.post(path, body, content_type="application/json")
+    response = client.get(path) if method == "get" else client.post(path, body, content_type="application/json")
     directives = csp_directives(response)
     assert directives["default-src"] == "default-src 'self'"
     assert directives["script-src"] == "script-src 'self'"  # no 'unsafe-inline', no CDN
