@@ -35,8 +35,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Number types a pumping ring earns money from; refused even inside an allowed country.
-_REVENUE_SHARE_TYPES = frozenset({phonenumbers.PhoneNumberType.PREMIUM_RATE, phonenumbers.PhoneNumberType.SHARED_COST})
 # IPv6 clients are counted per /64: one subscriber usually holds a whole /64.
 _IPV6_PREFIX = 64
 
@@ -198,7 +196,9 @@ def prefix_blocks_today() -> int:
 
 
 def check_sms_destination(phone_e164: str) -> None:
-    """Refuse an SMS to a country outside SMS_ALLOWED_COUNTRIES, or to a premium-rate number.
+    """Refuse an SMS to a country outside SMS_ALLOWED_COUNTRIES, or to a number of a type that
+    cannot receive an OTP by SMS there (SMS_ALLOWED_NUMBER_TYPES, per country in
+    SMS_ALLOWED_NUMBER_TYPES_BY_COUNTRY): premium-rate, shared-cost, toll-free, VoIP, fixed lines...
 
     Raises DestinationRefused with a message fit for a 400 field error on "phone".
     """
@@ -209,8 +209,10 @@ def check_sms_destination(phone_e164: str) -> None:
     region = phonenumbers.region_code_for_number(number)
     if region not in settings.SMS_ALLOWED_COUNTRIES:
         raise DestinationRefused("Text messages cannot be sent to numbers in this country.", region=region)
-    if phonenumbers.number_type(number) in _REVENUE_SHARE_TYPES:
-        raise DestinationRefused("Text messages cannot be sent to premium-rate numbers.", region=region)
+    allowed = settings.SMS_ALLOWED_NUMBER_TYPES_BY_COUNTRY.get(region or "", settings.SMS_ALLOWED_NUMBER_TYPES)
+    number_type = phonenumbers.number_type(number)
+    if not any(number_type == getattr(phonenumbers.PhoneNumberType, name) for name in allowed):
+        raise DestinationRefused("Text messages can only be sent to mobile numbers.", region=region)
 
 
 # --- Helpers --------------------------------------------------------------------------------

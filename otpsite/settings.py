@@ -166,6 +166,23 @@ OTP_SEND_TENANT_WINDOW_SECONDS = env.int("OTP_SEND_TENANT_WINDOW_SECONDS", defau
 SMS_GLOBAL_HOURLY_BUDGET = env.int("SMS_GLOBAL_HOURLY_BUDGET", default=500)
 # ISO 3166 alpha-2 regions an SMS may go to (SMS pumping guard).
 SMS_ALLOWED_COUNTRIES = [c.upper() for c in env.list("SMS_ALLOWED_COUNTRIES", default=["US", "CA", "GB"])]
+# phonenumbers number types an SMS may go to (the others, e.g. PREMIUM_RATE, TOLL_FREE, VOIP and
+# FIXED_LINE, cannot receive a code or earn a pumping ring money), and per-country overrides as
+# JSON, e.g. {"GB": ["MOBILE"]}.
+SMS_ALLOWED_NUMBER_TYPES = [
+    t.upper() for t in env.list("SMS_ALLOWED_NUMBER_TYPES", default=["MOBILE", "FIXED_LINE_OR_MOBILE"])
+]
+SMS_ALLOWED_NUMBER_TYPES_BY_COUNTRY: dict[str, list[str]] = {
+    country.upper(): [t.upper() for t in types]
+    for country, types in json.loads(env.str("SMS_ALLOWED_NUMBER_TYPES_BY_COUNTRY", default="{}")).items()
+}
+_NUMBER_TYPES = {"FIXED_LINE", "MOBILE", "FIXED_LINE_OR_MOBILE", "TOLL_FREE", "PREMIUM_RATE", "SHARED_COST", "VOIP",
+                 "PERSONAL_NUMBER", "PAGER", "UAN", "VOICEMAIL", "UNKNOWN"}  # fmt: skip
+_TYPE_LISTS = [("SMS_ALLOWED_NUMBER_TYPES", SMS_ALLOWED_NUMBER_TYPES)]
+_TYPE_LISTS += [("SMS_ALLOWED_NUMBER_TYPES_BY_COUNTRY", t) for t in SMS_ALLOWED_NUMBER_TYPES_BY_COUNTRY.values()]
+for _variable, _types in _TYPE_LISTS:
+    if set(_types) - _NUMBER_TYPES:
+        raise ImproperlyConfigured(f"{_variable} names unknown number types {sorted(set(_types) - _NUMBER_TYPES)}.")
 SMS_PREFIX_DAILY_CAP = env.int("SMS_PREFIX_DAILY_CAP", default=20)
 # Digits of the E.164 number (after '+') that make one prefix for the daily cap.
 SMS_PREFIX_DIGITS = env.int("SMS_PREFIX_DIGITS", default=8)

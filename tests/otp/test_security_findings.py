@@ -153,3 +153,31 @@ def test_a_normal_body_still_works(client):
         ).status_code
         == 202
     )
+
+
+# --- 7. SMS only to numbers that can receive a code -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["+18005550100", "+19005550100", "+442079460000", "+443069990000"],
+    ids=["us-toll-free", "us-premium", "gb-landline", "gb-uan"],
+)
+def test_an_sms_to_a_number_that_is_not_mobile_is_refused_before_anything_is_queued(client, number):
+    response = post(client, SEND_URL, {"phone": number, "purpose": "login"})
+    assert response.status_code == 400
+    assert response.json()["phone"] == ["Text messages can only be sent to mobile numbers."]
+    assert OneTimeCode.objects.count() == 0
+
+
+def test_mobile_and_fixed_line_or_mobile_numbers_are_accepted(client):
+    assert post(client, SEND_URL, {"phone": "+447400123456", "purpose": "login"}).status_code == 202
+    assert post(client, SEND_URL, {"phone": "+14155550123", "purpose": "login"}).status_code == 202
+
+
+def test_allowed_number_types_are_configurable_per_country(client, settings):
+    settings.SMS_ALLOWED_NUMBER_TYPES_BY_COUNTRY = {"US": ["MOBILE"]}  # US numbers are mostly ambiguous
+    refused = post(client, SEND_URL, {"phone": "+14155550123", "purpose": "login"})
+    assert refused.status_code == 400
+    settings.SMS_ALLOWED_NUMBER_TYPES_BY_COUNTRY = {"GB": ["MOBILE", "FIXED_LINE"]}
+    assert post(client, SEND_URL, {"phone": "+442079460000", "purpose": "login"}).status_code == 202
