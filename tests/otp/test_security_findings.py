@@ -6,6 +6,7 @@ SMTP sink and is read from there.
 
 from __future__ import annotations
 
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,9 +14,10 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from messaging.models import CommunicationLog, DeliveryAttempt, MessageStatus
 from otp.codes import hash_code
 from otp.models import OneTimeCode
-from tests.helpers import SEND_URL, VERIFY_URL, code_in
+from tests.helpers import SEND_URL, VERIFY_URL, code_in, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -181,3 +183,25 @@ def test_allowed_number_types_are_configurable_per_country(client, settings):
     assert refused.status_code == 400
     settings.SMS_ALLOWED_NUMBER_TYPES_BY_COUNTRY = {"GB": ["MOBILE", "FIXED_LINE"]}
     assert post(client, SEND_URL, {"phone": "+442079460000", "purpose": "login"}).status_code == 202
+
+
+# --- 1. No code on a worker's stdout in production ---------------------------------------------
+
+
+def test_with_every_sms_provider_down_no_code_reaches_the_worker_output(client, start_worker):
+    worker = start_worker()  # the production chain: sns, twilio; neither configured here
+    response = post(client, SEND_URL, {"phone": "+14155550123", "purpose": "login"})
+    assert response.status_code == 202
+
+    def settled():
+        log = CommunicationLog.objects.first()
+        return log if log and log.status == MessageStatus.FAILED else None
+
+    log = wait_for(settled, what="delivery to give up")
+    assert log.provider_used == ""
+    providers = set(DeliveryAttempt.objects.values_list("provider", flat=True))
+    assert providers == {"sns", "twilio"}
+    output = worker.output()
+    assert "console SMS" not in output
+    assert "4155550123" not in output
+    assert not re.search(r"(?<!\d)\d{6}(?!\d).*is your", output)
