@@ -79,7 +79,7 @@ def test_a_number_twilio_cannot_text_is_a_recipient_fault(twilio_standin):
 def test_a_non_ascii_mailbox_name_gets_a_field_error_and_nothing_is_queued(client):
     response = send(client, "ålice@example.com", 1)
     assert response.status_code == 400
-    assert "email" in response.json()
+    assert response.json()["email"] == ["Use an address with only ASCII characters before the @."]
     assert CommunicationLog.objects.count() == 0
 
 

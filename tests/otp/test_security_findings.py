@@ -6,6 +6,7 @@ SMTP sink and is read from there.
 
 from __future__ import annotations
 
+import io
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,7 @@ from django.test import Client
 from messaging.models import CommunicationLog, DeliveryAttempt, MessageStatus
 from otp.codes import hash_code
 from otp.models import OneTimeCode
+from otpsite.parsers import LimitedJSONParser, RequestTooLarge
 from tests.helpers import SEND_URL, VERIFY_URL, code_in, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -146,6 +148,14 @@ def test_deeply_nested_json_gets_400_not_500(client, settings, body):
     response = client.post(VERIFY_URL, body, content_type="application/json")
     assert response.status_code == 400
     assert "nested too deeply" in response.json()["detail"]
+
+
+def test_a_body_without_a_content_length_is_cut_off_at_the_cap(settings):
+    # Chunked uploads carry no Content-Length: the parser stops reading one byte past the cap.
+    stream = io.BytesIO(b'{"pad": "' + b"x" * (settings.API_MAX_BODY_BYTES * 4) + b'"}')
+    with pytest.raises(RequestTooLarge):
+        LimitedJSONParser().parse(stream, "application/json", {"request": None})
+    assert stream.tell() == settings.API_MAX_BODY_BYTES + 1
 
 
 def test_a_normal_body_still_works(client):
