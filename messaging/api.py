@@ -5,6 +5,7 @@ from __future__ import annotations
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,14 +16,19 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 class MessagingHealthView(APIView):
-    """GET /health/messaging: 200 while every channel has a usable provider, 503 otherwise."""
+    """GET /health/messaging: 200 while every channel has a usable provider, 503 otherwise.
 
-    authentication_classes: list[type] = []
+    Anyone sees states and error codes; a signed-in staff user (admin session) also sees each
+    breaker's last error text, with recipients masked and secrets redacted.
+    """
+
+    authentication_classes = [SessionAuthentication]
     permission_classes: list[type] = []
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT}, tags=["health"])
     def get(self, request: Request) -> Response:
-        report = messaging_health()
+        user = request.user
+        report = messaging_health(detailed=bool(user and user.is_active and user.is_staff))
         code = status.HTTP_503_SERVICE_UNAVAILABLE if report["overall_status"] == UNHEALTHY else status.HTTP_200_OK
         return Response(report, status=code, headers=NO_STORE)
 

@@ -30,7 +30,7 @@ import redis
 from django.conf import settings
 
 from messaging.breaker_store import CLOSED, HALF_OPEN, OPEN, BreakerStore, LocalStore, Policy, RedisStore
-from messaging.masking import log_event
+from messaging.masking import log_event, mask_recipients_in
 from observability import metrics
 from otpsite.redis import get_redis
 
@@ -212,12 +212,13 @@ _SECRET_PATTERNS = (
     ),
     re.compile(r"(://)[^/@\s:]+:[^/@\s]+(?=@)"),
     re.compile(r"()\bSG\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
+    re.compile(r"\b(AC)[0-9a-fA-F]{32}\b"),  # a Twilio Account SID
 )
 SECRET_SETTINGS = ("SENDGRID_API_KEY", "TWILIO_AUTH_TOKEN", "AWS_SECRET_ACCESS_KEY", "SMTP_PASSWORD", "SECRET_KEY")
 
 
 def sanitise_error(error: str) -> str:
-    """One line, no credential, at most LAST_ERROR_MAX_CHARS characters."""
+    """One line, no credential, recipients masked, at most LAST_ERROR_MAX_CHARS characters."""
     text = " ".join(str(error).split())
     for name in SECRET_SETTINGS:
         value = str(getattr(settings, name, "") or "")
@@ -225,7 +226,7 @@ def sanitise_error(error: str) -> str:
             text = text.replace(value, "[redacted]")
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(r"\1[redacted]", text)
-    return text[:LAST_ERROR_MAX_CHARS]
+    return mask_recipients_in(text)[:LAST_ERROR_MAX_CHARS]
 
 
 def from_ms(value: int) -> datetime | None:

@@ -10,6 +10,7 @@ worker, checked in parallel, each within CHECK_TIMEOUT_SECONDS.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,7 @@ from django.utils import timezone
 from messaging import pricing, registry
 from messaging.breaker import CLOSED, breaker_for
 from messaging.masking import log_event
-from messaging.models import Channel
+from messaging.models import AttemptOutcome, Channel, DeliveryAttempt
 from messaging.providers.base import Provider
 from messaging.receipts.health import receipt_summary
 from otpsite.redis import get_redis
@@ -55,8 +56,30 @@ def is_configured(provider_class: type[Provider]) -> bool:
         return False
 
 
-def provider_report(provider_class: type[Provider], index: int) -> tuple[dict[str, Any], bool]:
-    """One provider's entry, and whether the breaker state came from the shared store."""
+def public_error(provider: str, last_error: str) -> str | None:
+    """What an anonymous caller may see of an error: its code, never its text.
+
+    The text can hold a recipient, an account id or an internal host. The code is that of the
+    provider's latest fault on record, or the leading identifier of the text (``InvalidClientTokenId:``).
+    """
+    if not last_error:
+        return None
+    faults = DeliveryAttempt.objects.filter(provider=provider, outcome=AttemptOutcome.PROVIDER_FAULT)
+    code = faults.exclude(error_code="").order_by("-id").values_list("error_code", flat=True).first()
+    match = _LEADING_CODE.match(last_error)
+    return code or (match.group(1) if match else "error")
+
+
+_LEADING_CODE = re.compile(r"^([A-Za-z][A-Za-z0-9]{2,63}):")
+
+
+def provider_report(
+    provider_class: type[Provider], index: int, *, detailed: bool = False
+) -> tuple[dict[str, Any], bool]:
+    """One provider's entry, and whether the breaker state came from the shared store.
+
+    detailed: show the breaker's whole last error (masked) rather than its code; staff only.
+    """
     snapshot = breaker_for(provider_class.name).snapshot()
     configured = is_configured(provider_class)
     # A provider whose daily or monthly quota is spent is skipped like an open one.
@@ -68,7 +91,9 @@ def provider_report(provider_class: type[Provider], index: int) -> tuple[dict[st
         "is_healthy": configured and snapshot.state == CLOSED and not quota_spent,
         "quota_spent": quota_spent,
         "failure_count": snapshot.failure_count,
-        "last_error": snapshot.last_error or None,
+        "last_error": (snapshot.last_error or None)
+        if detailed
+        else public_error(provider_class.name, snapshot.last_error),
         "configured": configured,
         "next_attempt_at": iso(snapshot.next_attempt_at),
     }
@@ -81,8 +106,11 @@ def active_label(channel: Channel, provider_class: type[Provider]) -> str:
     return f"{CHANNEL_SERVICES[channel]} ({label})"
 
 
-def messaging_health() -> dict[str, Any]:
-    """The GET /health/messaging body; overall_status "unhealthy" means answer 503."""
+def messaging_health(*, detailed: bool = False) -> dict[str, Any]:
+    """The GET /health/messaging body; overall_status "unhealthy" means answer 503.
+
+    detailed (staff): each last_error is the breaker's whole masked text; otherwise its code only.
+    """
     report: dict[str, Any] = {"timestamp": iso(datetime.now(UTC))}
     active: dict[str, str | None] = {}
     shared = True
@@ -91,7 +119,7 @@ def messaging_health() -> dict[str, Any]:
         chain = registry.chain(channel)
         entries = []
         for index, provider_class in enumerate(chain):
-            entry, from_shared_store = provider_report(provider_class, index)
+            entry, from_shared_store = provider_report(provider_class, index, detailed=detailed)
             entries.append(entry)
             shared = shared and from_shared_store
         report[f"{channel.value}_providers"] = entries

@@ -43,6 +43,17 @@ def mask_recipient(value: str) -> str:
     return "***"
 
 
+# An address or an international number inside free text (a provider's error message).
+_EMAIL_IN_TEXT = re.compile(r"[^\s<>()\[\]\"',;:@]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+")
+_PHONE_IN_TEXT = re.compile(r"\+\d{7,15}\b")
+
+
+def mask_recipients_in(text: str) -> str:
+    """The text with every email address and +number in it masked, e.g. for a provider's error."""
+    text = _EMAIL_IN_TEXT.sub(lambda m: mask_recipient(m.group(0)), text or "")
+    return _PHONE_IN_TEXT.sub(lambda m: mask_recipient(m.group(0)), text)
+
+
 def _mask_phone(value: str) -> str:
     plus = "+" if value.startswith("+") else ""
     digits = value.lstrip("+")

@@ -32,8 +32,9 @@ from accounts.tenants import resolve_tenant
 from messaging.masking import log_event
 from messaging.models import Channel
 from observability import metrics
-from otp import limits, schema
-from otp.lifecycle import CodeRequest, DeliveryNotQueued, issue_code, verify_code
+from otp import limits, lockout, schema
+from otp.canonical import ascii_domain
+from otp.lifecycle import CodeRequest, DeliveryNotQueued, has_live_code, issue_code, verify_code
 from otp.network import client_ip
 from otp.tokens import Verified, issue_token
 
@@ -94,11 +95,16 @@ class RecipientSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
     def validate_email(self, value: str) -> str:
+        local, _, domain = value.rpartition("@")
+        if not local.isascii():
+            # Most mail servers and SDKs cannot carry it (SMTPUTF8): refuse it here, not at a provider.
+            raise serializers.ValidationError("Use an address with only ASCII characters before the @.")
         try:
             validate_email(value)
         except Exception as err:
             raise serializers.ValidationError("Enter a valid email address.") from err
-        return value.lower()
+        # An internationalised domain travels as punycode, which every provider can encode.
+        return f"{local}@{ascii_domain(domain)}".lower()
 
     def validate_phone(self, value: str) -> str:
         try:
@@ -221,14 +227,15 @@ class VerifyCodeView(APIView):
         serializer.is_valid(raise_exception=True)
         code_request = serializer.code_request()
         ip = client_ip(request)
-        who = {"tenant_id": code_request.tenant_id, "recipient": code_request.recipient}
+        who = {"tenant_id": code_request.tenant_id, "recipient": code_request.recipient, "client_ip": ip}
         try:
-            limits.check_verify_allowed(**who)
-            verified = verify_code(code_request, serializer.validated_data["code"], now=timezone.now())
+            # Admitting a guess counts it as a failure at once (one atomic step), and only when a
+            # live code exists: a stranger's guesses at an address with no code lock nobody out.
+            live = has_live_code(code_request, now=timezone.now())
+            lockout.admit_guess(**who, live_code=live)
+            verified = live and verify_code(code_request, serializer.validated_data["code"], now=timezone.now())
             if verified:
-                limits.record_verify_success(**who)
-            else:
-                limits.record_verify_failure(**who)
+                lockout.record_success(**who)
         except limits.RateLimited as err:
             log_otp_event("otp.verify", code_request, result="locked", ip=ip)
             metrics.verify_finished("locked")

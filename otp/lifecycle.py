@@ -90,6 +90,12 @@ def resend_hash_id(otp: OneTimeCode) -> str:
     return f"{otp.pk}:resend"
 
 
+def has_live_code(request: CodeRequest, *, now: datetime) -> bool:
+    """Whether a code that could still verify exists: only guesses at one count towards a lockout."""
+    latest = live_codes(request).order_by("-created_at").first()
+    return latest is not None and latest.expires_at > now and latest.attempts < settings.OTP_MAX_ATTEMPTS
+
+
 def live_codes(request: CodeRequest):  # type: ignore[no-untyped-def]
     return OneTimeCode.objects.filter(
         tenant_id=request.tenant_id,

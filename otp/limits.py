@@ -1,4 +1,4 @@
-"""Atomic send limits, SMS pumping guards and the verification lockout, kept in Redis.
+"""Atomic send limits and SMS pumping guards, kept in Redis (the verify lockout is otp/lockout.py).
 
 Every decision is one Lua script, so it is one round trip and no two requests can both take the
 last slot. Time comes from Redis (``TIME`` inside the script), so every web process agrees on
@@ -28,14 +28,13 @@ from django.conf import settings
 from redis.commands.core import Script
 
 from messaging.masking import log_event
+from otp.canonical import canonical_recipient
 from otpsite.redis import get_redis, redis_key
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Number types a pumping ring earns money from; refused even inside an allowed country.
-_REVENUE_SHARE_TYPES = frozenset({phonenumbers.PhoneNumberType.PREMIUM_RATE, phonenumbers.PhoneNumberType.SHARED_COST})
 # IPv6 clients are counted per /64: one subscriber usually holds a whole /64.
 _IPV6_PREFIX = 64
 
@@ -124,49 +123,6 @@ return tonumber(redis.call('HGET', KEYS[1], math.floor(now / 86400000)) or '0')
 """
 )
 
-# The lockout hash: fails, window_end (ms), locks (how many so far), locked_at (ms). A lock lasts
-# base * 2^(locks - 1), at most max; it is computed from the settings when read.
-# ARGV[1] base ms, ARGV[2] max ms.
-_LOCK_END = """
-local h = redis.call('HMGET', KEYS[1], 'fails', 'window_end', 'locks', 'locked_at')
-local fails, window_end = tonumber(h[1]) or 0, tonumber(h[2]) or 0
-local locks, locked_at = tonumber(h[3]) or 0, tonumber(h[4]) or 0
-local function lock_end(n, at)
-  if n == 0 then return 0 end
-  return at + math.min(tonumber(ARGV[1]) * 2 ^ (n - 1), tonumber(ARGV[2]))
-end
-"""
-
-# Returns the ms left on the lock, 0 when verification is allowed.
-_VERIFY_ALLOWED_SCRIPT = (
-    _NOW_MS
-    + _LOCK_END
-    + """
-return math.max(lock_end(locks, locked_at) - now, 0)
-"""
-)
-
-# ARGV[3] failure window ms, ARGV[4] threshold. A failure while locked changes nothing.
-_VERIFY_FAILURE_SCRIPT = (
-    _NOW_MS
-    + _LOCK_END
-    + """
-local window, threshold = tonumber(ARGV[3]), tonumber(ARGV[4])
-if lock_end(locks, locked_at) > now then return 0 end
-if window_end <= now then fails, window_end = 0, now + window end
-fails = fails + 1
-if fails >= threshold then
-  locks, locked_at, fails, window_end = locks + 1, now, 0, 0
-end
-redis.call('HSET', KEYS[1], 'fails', fails, 'window_end', window_end, 'locks', locks, 'locked_at', locked_at)
--- The lock count is remembered for one window after the lock ends, so a lock soon after doubles.
-local keep = window_end
-if locks > 0 then keep = math.max(keep, lock_end(locks, locked_at) + window) end
-redis.call('PEXPIRE', KEYS[1], math.max(keep - now, 1))
-return fails
-"""
-)
-
 _scripts: dict[str, Script] = {}
 
 
@@ -240,7 +196,9 @@ def prefix_blocks_today() -> int:
 
 
 def check_sms_destination(phone_e164: str) -> None:
-    """Refuse an SMS to a country outside SMS_ALLOWED_COUNTRIES, or to a premium-rate number.
+    """Refuse an SMS to a country outside SMS_ALLOWED_COUNTRIES, or to a number of a type that
+    cannot receive an OTP by SMS there (SMS_ALLOWED_NUMBER_TYPES, per country in
+    SMS_ALLOWED_NUMBER_TYPES_BY_COUNTRY): premium-rate, shared-cost, toll-free, VoIP, fixed lines...
 
     Raises DestinationRefused with a message fit for a 400 field error on "phone".
     """
@@ -251,49 +209,13 @@ def check_sms_destination(phone_e164: str) -> None:
     region = phonenumbers.region_code_for_number(number)
     if region not in settings.SMS_ALLOWED_COUNTRIES:
         raise DestinationRefused("Text messages cannot be sent to numbers in this country.", region=region)
-    if phonenumbers.number_type(number) in _REVENUE_SHARE_TYPES:
-        raise DestinationRefused("Text messages cannot be sent to premium-rate numbers.", region=region)
-
-
-# --- Verification lockout -------------------------------------------------------------------
-
-
-def check_verify_allowed(*, tenant_id: str, recipient: str) -> None:
-    """Refuse verification while the recipient is locked out.
-
-    Raises RateLimited(scope="verify_lockout", retry_after=seconds left) or LimitsUnavailable.
-    """
-    wait_ms = _run_script(_VERIFY_ALLOWED_SCRIPT, [_lockout_key(tenant_id, recipient)], _lock_args())
-    if wait_ms > 0:
-        raise RateLimited(scope="verify_lockout", retry_after=_seconds(wait_ms))
-
-
-def record_verify_failure(*, tenant_id: str, recipient: str) -> None:
-    """Count one wrong code for the recipient, whichever code it was aimed at.
-
-    OTP_LOCKOUT_THRESHOLD failures within OTP_LOCKOUT_WINDOW_SECONDS lock verification for
-    OTP_LOCKOUT_BASE_SECONDS, doubling with each further lock (at most OTP_LOCKOUT_MAX_SECONDS).
-    A resend does not reset the count. Raises LimitsUnavailable.
-    """
-    args = [*_lock_args(), settings.OTP_LOCKOUT_WINDOW_SECONDS * 1000, settings.OTP_LOCKOUT_THRESHOLD]
-    _run_script(_VERIFY_FAILURE_SCRIPT, [_lockout_key(tenant_id, recipient)], args)
-
-
-def record_verify_success(*, tenant_id: str, recipient: str) -> None:
-    """Forget the recipient's failures and locks. Raises LimitsUnavailable."""
-    key = _lockout_key(tenant_id, recipient)
-    _fail_closed(lambda: get_redis().delete(key))
+    allowed = settings.SMS_ALLOWED_NUMBER_TYPES_BY_COUNTRY.get(region or "", settings.SMS_ALLOWED_NUMBER_TYPES)
+    number_type = phonenumbers.number_type(number)
+    if not any(number_type == getattr(phonenumbers.PhoneNumberType, name) for name in allowed):
+        raise DestinationRefused("Text messages can only be sent to mobile numbers.", region=region)
 
 
 # --- Helpers --------------------------------------------------------------------------------
-
-
-def _lock_args() -> list[int]:
-    return [settings.OTP_LOCKOUT_BASE_SECONDS * 1000, settings.OTP_LOCKOUT_MAX_SECONDS * 1000]
-
-
-def _lockout_key(tenant_id: str, recipient: str) -> str:
-    return redis_key("verify", "lockout", _digest(f"{tenant_id}\x00{_normalise_recipient(recipient)}"))
 
 
 def _send_key(*parts: str) -> str:
@@ -311,8 +233,8 @@ def _digest(value: str) -> str:
 
 
 def _normalise_recipient(value: str) -> str:
-    # Case never changes where an email goes, so it must not buy a fresh allowance.
-    return value.strip().lower()
+    # Case, a +tag or another spelling of the domain must not buy a fresh allowance.
+    return canonical_recipient(value)
 
 
 def _sms_prefix(phone_e164: str) -> str:

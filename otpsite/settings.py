@@ -47,6 +47,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "otpsite.security.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves /static/ (the signup page's script, the API docs' Swagger UI) from the service itself.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -121,9 +122,16 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# On every response (otpsite/security.py): this origin only, no inline script, no framing.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 DEFAULT_EXCEPTION_REPORTER_FILTER = "otpsite.reporting.ExceptionReporterFilter"
 # The code is a POST field; cap what a request may carry so oversized bodies get a 400.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+# Largest JSON body the API parser reads (the OTP bodies are under 1 KB): larger ones get 413.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=8192)
 
 # --- Redis, Celery ----------------------------------------------------------------------
 
@@ -155,6 +163,11 @@ if OTP_LENGTH < 6:
     raise ImproperlyConfigured("OTP_LENGTH must be at least 6.")
 OTP_TTL_SECONDS = env.int("OTP_TTL_SECONDS", default=600)
 OTP_MAX_ATTEMPTS = env.int("OTP_MAX_ATTEMPTS", default=5)
+# A code lives 1 to 15 minutes and takes 1 to 10 guesses (NIST 800-63B, OWASP ASVS).
+if not 60 <= OTP_TTL_SECONDS <= 900:
+    raise ImproperlyConfigured(f"OTP_TTL_SECONDS must be between 60 and 900; got {OTP_TTL_SECONDS}.")
+if not 1 <= OTP_MAX_ATTEMPTS <= 10:
+    raise ImproperlyConfigured(f"OTP_MAX_ATTEMPTS must be between 1 and 10; got {OTP_MAX_ATTEMPTS}.")
 OTP_RESEND_COOLDOWN_SECONDS = env.int("OTP_RESEND_COOLDOWN_SECONDS", default=60)
 OTP_PURPOSES = env.list("OTP_PURPOSES", default=["verification", "signup", "login", "password_reset", "verify_contact"])
 # The purpose of a request that names none (the original design's one purpose).
@@ -189,6 +202,23 @@ OTP_SEND_TENANT_WINDOW_SECONDS = env.int("OTP_SEND_TENANT_WINDOW_SECONDS", defau
 SMS_GLOBAL_HOURLY_BUDGET = env.int("SMS_GLOBAL_HOURLY_BUDGET", default=500)
 # ISO 3166 alpha-2 regions an SMS may go to (SMS pumping guard).
 SMS_ALLOWED_COUNTRIES = [c.upper() for c in env.list("SMS_ALLOWED_COUNTRIES", default=["US", "CA", "GB"])]
+# phonenumbers number types an SMS may go to (the others, e.g. PREMIUM_RATE, TOLL_FREE, VOIP and
+# FIXED_LINE, cannot receive a code or earn a pumping ring money), and per-country overrides as
+# JSON, e.g. {"GB": ["MOBILE"]}.
+SMS_ALLOWED_NUMBER_TYPES = [
+    t.upper() for t in env.list("SMS_ALLOWED_NUMBER_TYPES", default=["MOBILE", "FIXED_LINE_OR_MOBILE"])
+]
+SMS_ALLOWED_NUMBER_TYPES_BY_COUNTRY: dict[str, list[str]] = {
+    country.upper(): [t.upper() for t in types]
+    for country, types in json.loads(env.str("SMS_ALLOWED_NUMBER_TYPES_BY_COUNTRY", default="{}")).items()
+}
+_NUMBER_TYPES = {"FIXED_LINE", "MOBILE", "FIXED_LINE_OR_MOBILE", "TOLL_FREE", "PREMIUM_RATE", "SHARED_COST", "VOIP",
+                 "PERSONAL_NUMBER", "PAGER", "UAN", "VOICEMAIL", "UNKNOWN"}  # fmt: skip
+_TYPE_LISTS = [("SMS_ALLOWED_NUMBER_TYPES", SMS_ALLOWED_NUMBER_TYPES)]
+_TYPE_LISTS += [("SMS_ALLOWED_NUMBER_TYPES_BY_COUNTRY", t) for t in SMS_ALLOWED_NUMBER_TYPES_BY_COUNTRY.values()]
+for _variable, _types in _TYPE_LISTS:
+    if set(_types) - _NUMBER_TYPES:
+        raise ImproperlyConfigured(f"{_variable} names unknown number types {sorted(set(_types) - _NUMBER_TYPES)}.")
 SMS_PREFIX_DAILY_CAP = env.int("SMS_PREFIX_DAILY_CAP", default=20)
 # Digits of the E.164 number (after '+') that make one prefix for the daily cap.
 SMS_PREFIX_DIGITS = env.int("SMS_PREFIX_DIGITS", default=8)
@@ -199,12 +229,21 @@ OTP_TOKEN_TTL_SECONDS = env.int("OTP_TOKEN_TTL_SECONDS", default=600)
 OTP_TOKEN_ISSUER = env.str("OTP_TOKEN_ISSUER", default="otp-service")
 OTP_SIGNING_KEY_FILE = env.str("OTP_SIGNING_KEY_FILE", default=str(BASE_DIR / ".run" / "signing-keys.json"))
 OTP_SIGNING_KEY_PEM = env.str("OTP_SIGNING_KEY_PEM", default="")
-# Verification lockout per recipient: failures within the window before a lock, lock grows.
+# Verification lockout per (recipient, client IP): failures within the window before a lock, lock grows.
 OTP_LOCKOUT_THRESHOLD = env.int("OTP_LOCKOUT_THRESHOLD", default=10)
 OTP_LOCKOUT_WINDOW_SECONDS = env.int("OTP_LOCKOUT_WINDOW_SECONDS", default=3600)
 OTP_LOCKOUT_BASE_SECONDS = env.int("OTP_LOCKOUT_BASE_SECONDS", default=300)
 # The longest one lock may last, however many locks came before it.
 OTP_LOCKOUT_MAX_SECONDS = env.int("OTP_LOCKOUT_MAX_SECONDS", default=86400)
+# Consecutive failures for one recipient, from any client, before every client is refused (NIST: <= 100).
+OTP_LOCKOUT_RECIPIENT_CAP = env.int("OTP_LOCKOUT_RECIPIENT_CAP", default=100)
+# Verify requests per client IP (IPv6 per /64) in a sliding window.
+OTP_VERIFY_LIMIT_PER_IP = env.int("OTP_VERIFY_LIMIT_PER_IP", default=60)
+OTP_VERIFY_IP_WINDOW_SECONDS = env.int("OTP_VERIFY_IP_WINDOW_SECONDS", default=3600)
+# Admin login attempts per username and per client IP in the window; past either, refused.
+ADMIN_LOGIN_LIMIT_PER_USER = env.int("ADMIN_LOGIN_LIMIT_PER_USER", default=5)
+ADMIN_LOGIN_LIMIT_PER_IP = env.int("ADMIN_LOGIN_LIMIT_PER_IP", default=20)
+ADMIN_LOGIN_WINDOW_SECONDS = env.int("ADMIN_LOGIN_WINDOW_SECONDS", default=900)
 # Number of reverse proxies in front of the web server whose X-Forwarded-For entries are trusted.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
@@ -215,7 +254,11 @@ MESSAGING_LOG_RETENTION_DAYS = env.int("MESSAGING_LOG_RETENTION_DAYS", default=9
 # --- Messaging providers ------------------------------------------------------------------
 
 MESSAGING_EMAIL_PROVIDERS = env.list("MESSAGING_EMAIL_PROVIDERS", default=["ses", "sendgrid", "smtp"])
-MESSAGING_SMS_PROVIDERS = env.list("MESSAGING_SMS_PROVIDERS", default=["sns", "twilio", "console"])
+MESSAGING_SMS_PROVIDERS = env.list("MESSAGING_SMS_PROVIDERS", default=["sns", "twilio"])
+# The console provider prints codes to stdout: development only.
+for _variable in ("MESSAGING_EMAIL_PROVIDERS", "MESSAGING_SMS_PROVIDERS"):
+    if not DEBUG and "console" in globals()[_variable]:
+        raise ImproperlyConfigured(f"{_variable} names 'console', which prints codes; it needs DEBUG=1.")
 # Every provider call has these timeouts, in seconds.
 PROVIDER_CONNECT_TIMEOUT = env.float("PROVIDER_CONNECT_TIMEOUT", default=3.0)
 PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", default=5.0)
@@ -310,7 +353,7 @@ if LOG_FORMAT not in ("logfmt", "json"):
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["otpsite.parsers.LimitedJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "UNAUTHENTICATED_USER": None,

@@ -8,7 +8,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from observability.dashboard import dashboard_view
 from observability.views import metrics_view
 from otp.token_views import JwksView, RedeemTokenView
+from otpsite.admin_login import ThrottledAdminLoginForm
 from otpsite.json_errors import json_not_found
+
+admin.site.login_form = ThrottledAdminLoginForm
 
 urlpatterns = [
     path("api/v1/auth/otp/token/redeem", RedeemTokenView.as_view(), name="otp-token-redeem"),

@@ -142,10 +142,7 @@ def main() -> None:
         [
             PYTHON,
             "-m",
-            "celery",
-            "-A",
-            "workers",
-            "flower",
+            "workers.flower",
             f"--port={FLOWER_PORT}",
             "--address=127.0.0.1",
             # The login comes from FLOWER_BASIC_AUTH in the environment: `ps` shows command lines.

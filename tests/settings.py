@@ -15,7 +15,7 @@ _TEST_ENV = {
     "SECURE_SSL_REDIRECT": "0",
     "DATABASE_CONN_MAX_AGE": "0",
     "MESSAGING_EMAIL_PROVIDERS": "ses,sendgrid,smtp",
-    "MESSAGING_SMS_PROVIDERS": "sns,twilio,console",
+    "MESSAGING_SMS_PROVIDERS": "sns,twilio",
     "OTP_RETRY_BACKOFF_BASE": "0.05",
     "OTP_RETRY_BACKOFF_MAX": "0.2",
     "OTP_DELIVERY_MAX_RETRIES": "2",

@@ -61,19 +61,19 @@ def _client(service: str, region: str | None, endpoint: str | None, connect: flo
     return boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint, config=config)
 
 
-def aws_error(err: Exception, *, recipient_faults: dict[str, str]) -> ProviderError:
+def aws_error(err: Exception, *, recipient_faults: dict[str, tuple[str, ...]]) -> ProviderError:
     """Translate a botocore exception into a ProviderError.
 
-    recipient_faults maps an AWS error code to a word its message must hold for the recipient to
-    be at fault (e.g. InvalidParameter about a "phone number"); everything else is a provider fault.
+    recipient_faults maps an AWS error code to words one of which its message must hold for the
+    recipient to be at fault (e.g. InvalidParameter about a "phone number"); everything else is a
+    provider fault.
     """
     if isinstance(err, ClientError):
         error = err.response.get("Error", {})
         code = str(error.get("Code", ""))
         text = str(error.get("Message", ""))
         status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        recipient_word = recipient_faults.get(code)
-        recipient_fault = recipient_word is not None and recipient_word in text.lower()
+        recipient_fault = any(word in text.lower() for word in recipient_faults.get(code, ()))
         permanent = AWS_CODE_PERMANENT.get(code, status in PERMANENT_STATUSES)
         return ProviderError(
             f"{code}: {text}",

@@ -91,6 +91,11 @@ class ProviderError(Exception):
         return self.code or (str(self.status_code) if self.status_code is not None else "")
 
 
+def unencodable_recipient(err: Exception) -> ProviderError:
+    """An address or number the SDK or protocol cannot encode is the recipient's problem, not the provider's."""
+    return ProviderError(f"recipient cannot be encoded: {type(err).__name__}", recipient_fault=True, code="Encoding")
+
+
 class Provider(ABC):
     """A channel's way out through one service."""
 

@@ -11,12 +11,17 @@ from django.conf import settings
 
 from messaging.models import Channel
 from messaging.providers.aws import aws_client, aws_error, aws_is_configured
-from messaging.providers.base import EmailMessage, Message, Provider, SendResult
+from messaging.providers.base import EmailMessage, Message, Provider, SendResult, unencodable_recipient
 from messaging.providers.smtp import build_mime
 
-# SES takes any well-formed recipient and reports bounces later through its notifications, so no
-# SendEmail error code blames the recipient; every error is the provider's (see aws.py).
-SES_RECIPIENT_FAULTS: dict[str, str] = {}
+# SES reports bounces later through its notifications, but refuses a malformed recipient at once:
+# "InvalidParameterValue: Missing final '@domain'", "Local address contains control or whitespace",
+# "Domain contains illegal character", "BadRequestException: Illegal address". The same codes about
+# anything else are our fault (see aws.py).
+SES_RECIPIENT_FAULTS: dict[str, tuple[str, ...]] = {
+    "InvalidParameterValue": ("address", "domain"),
+    "BadRequestException": ("address", "domain"),
+}
 # SES message tag names and values allow only these characters.
 TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")
 
@@ -67,4 +72,6 @@ class SESProvider(Provider):
             response = aws_client("sesv2").send_email(**request)
         except (ClientError, BotoCoreError) as err:
             raise aws_error(err, recipient_faults=SES_RECIPIENT_FAULTS) from err
+        except UnicodeError as err:
+            raise unencodable_recipient(err) from err
         return SendResult(provider_message_id=str(response["MessageId"]))

@@ -9,10 +9,12 @@ from email.utils import formataddr, make_msgid
 from django.conf import settings
 
 from messaging.models import Channel
-from messaging.providers.base import EmailMessage, Message, Provider, ProviderError, SendResult
+from messaging.providers.base import EmailMessage, Message, Provider, ProviderError, SendResult, unencodable_recipient
 
-# SMTP reply codes that blame the recipient, not the server (RFC 5321 4.2.3).
-RECIPIENT_FAULT_CODES = frozenset({550, 551, 553})
+# A refusal at RCPT names one recipient (450 mailbox busy or greylisted, 550 no such user, ...) and
+# says nothing about the server, except these: 421 the server is closing, 451 and 452 its own
+# trouble or storage (RFC 5321 4.2.3).
+SERVER_FAULT_RCPT_CODES = frozenset({421, 451, 452})
 
 
 def build_mime(message: EmailMessage, *, message_id: str) -> MIMEMessage:
@@ -66,9 +68,14 @@ class SMTPProvider(Provider):
             code, reply = next(iter(err.recipients.values()))
             raise ProviderError(
                 f"recipient refused: {code} {as_text(reply)}",
-                recipient_fault=code in RECIPIENT_FAULT_CODES,
+                recipient_fault=code not in SERVER_FAULT_RCPT_CODES,
                 status_code=code,
             ) from err
+        except (smtplib.SMTPNotSupportedError, UnicodeError) as err:
+            # The server cannot take an internationalised address (no SMTPUTF8): the address's problem.
+            if all(address.isascii() for address in recipients):
+                raise ProviderError(f"SMTP: {type(err).__name__}: {err}") from err
+            raise unencodable_recipient(err) from err
         except smtplib.SMTPResponseException as err:
             raise ProviderError(
                 f"SMTP {err.smtp_code}: {as_text(err.smtp_error)}",

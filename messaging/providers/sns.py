@@ -9,14 +9,14 @@ from django.conf import settings
 
 from messaging.models import Channel
 from messaging.providers.aws import aws_client, aws_error, aws_is_configured
-from messaging.providers.base import Message, Provider, SendResult, SmsMessage
+from messaging.providers.base import Message, Provider, SendResult, SmsMessage, unencodable_recipient
 
 # AWS error code -> a word its message holds when the recipient is at fault. SNS answers
 # "InvalidParameter: Invalid parameter: PhoneNumber Reason: ... is not valid" for a bad number;
 # the same code about any other parameter (a sender id, an attribute) is our fault, not theirs.
-SNS_RECIPIENT_FAULTS: dict[str, str] = {
-    "InvalidParameter": "phone",
-    "InvalidParameterValue": "phone",
+SNS_RECIPIENT_FAULTS: dict[str, tuple[str, ...]] = {
+    "InvalidParameter": ("phone",),
+    "InvalidParameterValue": ("phone",),
 }
 
 
@@ -47,4 +47,6 @@ class SNSProvider(Provider):
             response = aws_client("sns").publish(**request)
         except (ClientError, BotoCoreError) as err:
             raise aws_error(err, recipient_faults=SNS_RECIPIENT_FAULTS) from err
+        except UnicodeError as err:
+            raise unencodable_recipient(err) from err
         return SendResult(provider_message_id=str(response["MessageId"]))

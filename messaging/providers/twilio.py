@@ -12,12 +12,16 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from messaging.models import Channel
-from messaging.providers.base import Message, Provider, ProviderError, SendResult, SmsMessage
+from messaging.providers.base import Message, Provider, ProviderError, SendResult, SmsMessage, unencodable_recipient
 from messaging.receipts.twilio import status_callback_url
 
 # Twilio error codes that blame the recipient: the chain stops and the breaker does not count them.
 TWILIO_RECIPIENT_CODES: dict[int, str] = {
     21211: "invalid 'To' phone number",
+    21265: "'To' number cannot be a short code",
+    21266: "'To' and 'From' cannot be the same number",
+    21401: "invalid phone number",
+    21407: "this phone number type does not support SMS",
     21217: "phone number does not appear to be valid",
     21610: "recipient has opted out (STOP)",
     21612: "'To' number cannot be reached by SMS",
@@ -90,6 +94,8 @@ class TwilioProvider(Provider):
             created = client.messages.create(to=message.to, body=message.body, **sender)
         except (TwilioRestException, TwilioServiceException) as err:
             raise twilio_error(err) from err
+        except UnicodeError as err:
+            raise unencodable_recipient(err) from err
         except (RequestException, TwilioException) as err:  # timeouts, refused or dropped connections
             raise ProviderError(f"Twilio unreachable: {type(err).__name__}: {err}", code="Unreachable") from err
         return SendResult(provider_message_id=str(created.sid))

@@ -57,7 +57,7 @@ def test_a_code_sent_by_email_reaches_the_inbox_verifies_and_is_then_refused(cli
 
 def test_a_code_sent_by_sms_reaches_the_console_and_verifies_once(client, settings, tmp_path, start_worker):
     settings.CONSOLE_SMS_OUTPUT = str(tmp_path / "sms.txt")
-    start_worker()
+    start_worker(DEBUG="1", MESSAGING_SMS_PROVIDERS="console")  # the console is for development only
 
     response = post(client, SEND_URL, {"phone": "+1 415 555 0123", "purpose": "login"})
     assert response.status_code == 202

@@ -15,12 +15,12 @@ from otp.limits import (
     RateLimited,
     check_send,
     check_sms_destination,
-    check_verify_allowed,
     prefix_blocks_today,
-    record_verify_failure,
-    record_verify_success,
 )
+from otp.lockout import admit_guess, record_success
 from otpsite.redis import get_redis
+
+WHO = {"tenant_id": "acme", "recipient": "jane@example.com", "client_ip": "203.0.113.7"}
 
 
 def send(recipient="jane@example.com", *, channel="email", tenant_id="acme", client_ip="203.0.113.7"):
@@ -206,7 +206,7 @@ def test_the_allow_list_comes_from_settings(settings):
 
 @pytest.mark.parametrize("number", ["+19005550123", "+449098790000"])
 def test_premium_rate_numbers_are_refused_even_in_allowed_countries(number):
-    with pytest.raises(DestinationRefused, match="premium-rate"):
+    with pytest.raises(DestinationRefused, match="only be sent to mobile numbers"):
         check_sms_destination(number)
 
 
@@ -216,83 +216,10 @@ def test_numbers_with_no_country_are_refused(number):
         check_sms_destination(number)
 
 
-# --- Verification lockout ---------------------------------------------------------------------
-
-WHO = {"tenant_id": "acme", "recipient": "jane@example.com"}
-
-
-def fail(times: int, who=WHO) -> None:
-    for _ in range(times):
-        record_verify_failure(**who)
-
-
-def lock_refusal(who=WHO) -> RateLimited:
-    with pytest.raises(RateLimited) as refused:
-        check_verify_allowed(**who)
-    return refused.value
-
-
-def test_verification_locks_at_the_threshold_and_not_before(settings):
-    assert settings.OTP_LOCKOUT_THRESHOLD == 10
-    fail(9)
-    check_verify_allowed(**WHO)
-    fail(1)
-    refused = lock_refusal()
-    assert refused.scope == "verify_lockout"
-    assert 299 <= refused.retry_after <= 300
-
-
-def test_failures_add_up_across_a_resend():
-    fail(5)
-    send(WHO["recipient"], tenant_id=WHO["tenant_id"])
-    fail(5)
-    assert lock_refusal().scope == "verify_lockout"
-
-
-def test_each_further_lock_doubles_up_to_the_maximum(settings):
-    # A zero base makes the first lock end at once, so a second one can follow without waiting.
-    settings.OTP_LOCKOUT_BASE_SECONDS = 0
-    fail(10)
-    check_verify_allowed(**WHO)
-    fail(10)
-    settings.OTP_LOCKOUT_BASE_SECONDS = 300
-    assert 599 <= lock_refusal().retry_after <= 600
-    settings.OTP_LOCKOUT_MAX_SECONDS = 400
-    assert 399 <= lock_refusal().retry_after <= 400
-
-
-def test_failures_while_locked_do_not_extend_the_lock():
-    fail(10)
-    before = lock_refusal().retry_after
-    fail(50)
-    assert lock_refusal().retry_after <= before
-
-
-def test_a_success_forgets_failures_and_locks():
-    fail(10)
-    record_verify_success(**WHO)
-    check_verify_allowed(**WHO)
-    fail(9)
-    check_verify_allowed(**WHO)
-
-
-def test_failures_outside_the_window_are_not_added_up(settings):
-    settings.OTP_LOCKOUT_WINDOW_SECONDS = 0  # every failure opens a window of its own
-    fail(30)
-    check_verify_allowed(**WHO)
-
-
-def test_a_lock_holds_only_for_its_tenant_and_recipient():
-    fail(10)
-    check_verify_allowed(tenant_id="acme", recipient="bob@example.com")
-    check_verify_allowed(tenant_id="other", recipient="jane@example.com")
-    assert lock_refusal(who={"tenant_id": "acme", "recipient": "JANE@example.com"}).scope == "verify_lockout"
-
-
 def test_redis_never_holds_a_recipient_in_clear():
     send("jane@example.com")
     send("+12025550100", channel="sms")
-    fail(1)
+    admit_guess(tenant_id="acme", recipient="jane@example.com", client_ip="203.0.113.7", live_code=True)
     keys = " ".join(get_redis().keys("*"))
     assert "jane" not in keys
     assert "2025550100" not in keys
@@ -303,9 +230,8 @@ def test_redis_never_holds_a_recipient_in_clear():
 CALLS = {
     "check_send": lambda: send(),
     "check_send_sms": lambda: send("+12025550100", channel="sms"),
-    "check_verify_allowed": lambda: check_verify_allowed(**WHO),
-    "record_verify_failure": lambda: record_verify_failure(**WHO),
-    "record_verify_success": lambda: record_verify_success(**WHO),
+    "admit_guess": lambda: admit_guess(**WHO, live_code=True),
+    "record_success": lambda: record_success(**WHO),
     "prefix_blocks_today": prefix_blocks_today,
 }
 

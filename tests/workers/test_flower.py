@@ -57,12 +57,12 @@ def flower(tmp_path: Path) -> Iterator[Flower]:
         "DATABASE_URL": conftest.test_database_url(),
         "REDIS_URL": settings.REDIS_URL,
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "FLOWER_BASIC_AUTH": f"{LOGIN[0]}:{LOGIN[1]}",  # as make run and compose pass it: not on the command line
     }
     output_path = tmp_path / "flower.log"
     with open(output_path, "wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers", "flower", "--address=127.0.0.1", f"--port={port}",
-             f"--basic-auth={LOGIN[0]}:{LOGIN[1]}"],
+            [sys.executable, "-m", "workers.flower", "--address=127.0.0.1", f"--port={port}"],
             cwd=conftest.ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
         )  # fmt: skip
     running = Flower(url=f"http://127.0.0.1:{port}", process=process, output_path=output_path)
@@ -114,3 +114,22 @@ def test_flower_requires_basic_auth_and_lists_a_delivered_otp_task(client, smtp_
     # The task carries an id, never the code: nothing Flower shows holds it.
     task_page = flower.get("/api/tasks").text
     assert code not in task_page
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("path", ["/metrics", "/healthcheck", "/", "/api/workers", "/api/tasks", "/tasks"])
+def test_every_flower_page_including_metrics_asks_for_the_login(flower, path) -> None:
+    wait_for(lambda: flower.get("/api/workers").status_code == 200, what="flower to answer", flower=flower)
+    assert flower.get(path, auth=None).status_code == 401
+    assert flower.get(path, auth=(LOGIN[0], "wrong")).status_code == 401
+    answer = flower.get(path)
+    assert answer.status_code == 200
+    if path == "/metrics":
+        assert "flower_" in answer.text
+
+
+def test_compose_publishes_flower_on_the_loopback_only() -> None:
+    compose = (conftest.ROOT / "docker-compose.yml").read_text()
+    flower_service = compose.split("\n  flower:\n", 1)[1].split("\n\n", 1)[0]
+    assert '"127.0.0.1:5555:5555"' in flower_service
+    assert "python -m workers.flower" in flower_service

@@ -1,0 +1,107 @@
+"""The verification lockout and per-IP verify limit (otp/lockout.py), against the real Redis."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from otp.limits import RateLimited
+from otp.lockout import admit_guess, record_success
+
+WHO = {"tenant_id": "acme", "recipient": "jane@example.com", "client_ip": "203.0.113.7"}
+
+
+def fail(times: int, *, live: bool = True, **who: str) -> None:
+    for _ in range(times):
+        admit_guess(**{**WHO, **who}, live_code=live)
+
+
+def refusal(**who: str) -> RateLimited:
+    with pytest.raises(RateLimited) as refused:
+        admit_guess(**{**WHO, **who}, live_code=True)
+    return refused.value
+
+
+def test_a_client_is_locked_after_the_threshold_of_guesses_at_a_live_code(settings):
+    assert settings.OTP_LOCKOUT_THRESHOLD == 10
+    fail(10)
+    refused = refusal()
+    assert refused.scope == "verify_lockout"
+    assert 299 <= refused.retry_after <= 300
+
+
+def test_guesses_when_no_live_code_exists_lock_nobody_out():
+    fail(50, live=False)
+    fail(9)  # still room for nine real failures
+    admit_guess(**WHO, live_code=True)
+
+
+def test_a_lock_holds_only_for_the_client_that_earned_it():
+    fail(10, client_ip="198.51.100.66")
+    assert refusal(client_ip="198.51.100.66").scope == "verify_lockout"
+    admit_guess(**WHO, live_code=True)  # the owner, from elsewhere
+    admit_guess(**{**WHO, "recipient": "bob@example.com", "client_ip": "198.51.100.66"}, live_code=True)
+
+
+def test_recipient_variants_share_one_lock():
+    fail(10)
+    assert refusal(recipient="JANE+x@EXAMPLE.com").scope == "verify_lockout"
+
+
+def test_a_hundred_consecutive_failures_from_many_clients_refuse_every_client(settings):
+    assert settings.OTP_LOCKOUT_RECIPIENT_CAP == 100
+    for n in range(10):
+        fail(10, client_ip=f"198.51.100.{n}")
+    refused = refusal(client_ip="192.0.2.1")
+    assert refused.scope == "verify_lockout"
+    assert refused.retry_after > 3600
+    record_success(**{**WHO, "client_ip": "198.51.100.0"})  # a success ends the run of failures
+    admit_guess(**{**WHO, "client_ip": "192.0.2.1"}, live_code=True)
+
+
+def test_verify_requests_per_ip_are_limited_with_or_without_a_code(settings):
+    settings.OTP_VERIFY_LIMIT_PER_IP = 5
+    for n in range(5):
+        admit_guess(**{**WHO, "recipient": f"user{n}@example.com"}, live_code=False)
+    assert refusal(recipient="other@example.com").scope == "verify_ip"
+    admit_guess(**{**WHO, "client_ip": "192.0.2.9"}, live_code=False)
+
+
+def test_each_further_lock_doubles_up_to_the_maximum(settings):
+    settings.OTP_LOCKOUT_BASE_SECONDS = 0  # the first lock ends at once
+    fail(10)
+    fail(10)
+    settings.OTP_LOCKOUT_BASE_SECONDS = 300
+    assert 599 <= refusal().retry_after <= 600
+    settings.OTP_LOCKOUT_MAX_SECONDS = 400
+    assert 399 <= refusal().retry_after <= 400
+
+
+def test_a_success_forgets_failures_and_locks():
+    fail(10)
+    record_success(**WHO)
+    fail(9)
+    admit_guess(**WHO, live_code=True)
+
+
+def test_failures_outside_the_window_are_not_added_up(settings):
+    settings.OTP_LOCKOUT_WINDOW_SECONDS = 0
+    fail(30)
+
+
+def test_39_parallel_guesses_admit_exactly_the_threshold():
+    barrier = threading.Barrier(39)
+
+    def guess(_: int) -> bool:
+        barrier.wait()
+        try:
+            admit_guess(**WHO, live_code=True)
+        except RateLimited:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=39) as pool:
+        admitted = list(pool.map(guess, range(39)))
+    assert admitted.count(True) == 10
