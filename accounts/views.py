@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from accounts.models import Tenant
 from accounts.redemption import spend_token
 from otp.api import RecipientSerializer
-from otp.schema import DETAIL, FIELD_ERRORS, one_of_recipient
+from otp.schema import DETAIL, FIELD_ERRORS, body_responses, one_of_recipient
 from otp.tokens import InvalidToken, decode_token
 
 TOKEN_INVALID = "Your verification has expired or is not valid. Ask for a new code."
@@ -79,6 +79,7 @@ class SignupView(APIView):
             201: AccountCreatedSerializer,
             400: OpenApiResponse(FIELD_ERRORS, description="Field errors, or a missing, forged or spent token"),
             409: OpenApiResponse(DETAIL, description="An account with this contact exists"),
+            **body_responses(),
         },
         tags=["accounts"],
     )

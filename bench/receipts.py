@@ -110,8 +110,8 @@ def reset() -> None:
     from otpsite.redis import get_redis
 
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE messaging_deliveryreceipt, messaging_deliveryattempt, otp_onetimecode, "
-                       "messaging_communicationlog CASCADE")  # fmt: skip
+        cursor.execute("TRUNCATE messaging_deliveryreceipt, messaging_deliveryattempt, otp_codes, "
+                       "communication_logs CASCADE")  # fmt: skip
     get_redis().flushdb()
 
 
@@ -138,7 +138,7 @@ def prepare_logs(provider: str, count: int) -> list[str]:
         batch_size=2000,
     )
     with connection.cursor() as cursor:  # fresh statistics, as a long-running table would have
-        cursor.execute("ANALYZE messaging_communicationlog")
+        cursor.execute("ANALYZE communication_logs")
     return ids
 
 

@@ -65,13 +65,20 @@ NO_STORE = OpenApiParameter(
 )
 
 
+def body_responses() -> dict[int, Any]:
+    """What any JSON endpoint may answer before its own logic runs (the parser, the database)."""
+    return {
+        413: OpenApiResponse(DETAIL, description="Body too large"),
+        415: OpenApiResponse(DETAIL, description="Body is not JSON"),
+        503: OpenApiResponse(DETAIL, description="Temporarily unavailable"),
+    }
+
+
 def common_responses() -> dict[int, Any]:
     return {
         401: OpenApiResponse(DETAIL, description="An Authorization header with an API key that is not valid"),
-        413: OpenApiResponse(DETAIL, description="Body too large"),
-        415: OpenApiResponse(DETAIL, description="Body is not JSON"),
         429: OpenApiResponse(TooManySerializer, description="Too many requests or locked out; see Retry-After"),
-        503: OpenApiResponse(DETAIL, description="Temporarily unavailable"),
+        **body_responses(),
     }
 
 

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from accounts.keys import ApiKeyAuthentication
 from accounts.models import ApiKey
 from accounts.redemption import spend_token
-from otp.schema import DETAIL
+from otp.schema import DETAIL, body_responses
 from otp.tokens import InvalidToken, decode_token, jwks
 
 JWK_SET: dict[str, Any] = {
@@ -94,6 +94,7 @@ class RedeemTokenView(APIView):
             400: OpenApiResponse({"oneOf": [REFUSED, DETAIL]}, description="Invalid, expired or foreign token"),
             401: OpenApiResponse(DETAIL, description="No API key, or not a valid one"),
             409: OpenApiResponse(REFUSED, description="Already redeemed"),
+            **body_responses(),
         },
         tags=["tokens"],
     )

@@ -7,6 +7,7 @@ when they run, never at import time.
 from __future__ import annotations
 
 import json
+import warnings
 from decimal import Decimal
 from pathlib import Path
 
@@ -108,6 +109,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 FORMAT_MODULE_PATH = ["observability.formats"]
 # Without collectstatic (make run, tests) WhiteNoise serves straight from the apps' static folders.
 WHITENOISE_USE_FINDERS = True
+# ...so a missing STATIC_ROOT is expected there, not worth a warning on every process's stderr.
+warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
 
 # --- Security (production defaults; `manage.py check --deploy` is clean with DEBUG off) ---
 

@@ -250,9 +250,7 @@ class Stack:
         return self.post("/api/v1/auth/otp/verify", {"email": recipient, "purpose": "login", "code": code})[0]
 
     def log_statuses(self) -> dict[str, int]:
-        rows = self.postgres.execute(
-            "SELECT status, count(*) FROM messaging_communicationlog GROUP BY status", self.database
-        )
+        rows = self.postgres.execute("SELECT status, count(*) FROM communication_logs GROUP BY status", self.database)
         return {status: count for status, count in rows}
 
     def stop(self) -> None:

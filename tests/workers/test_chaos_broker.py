@@ -148,6 +148,6 @@ def test_a_broker_that_refuses_the_publish_gets_a_503_and_a_failed_log_never_a_s
     assert (status, body) == (503, {"detail": "The service is temporarily unavailable. Try again shortly."})
     assert seconds < 3
     [(log_status, error)] = stack.postgres.execute(
-        "SELECT status, error_message FROM messaging_communicationlog", stack.database
+        "SELECT status, error_message FROM communication_logs", stack.database
     )
     assert log_status == "failed" and error.startswith("could not enqueue delivery")

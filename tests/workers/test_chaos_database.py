@@ -44,7 +44,7 @@ def test_postgres_stopped_answers_503_fast_and_everything_recovers_when_it_retur
         timeout=60,
     )
     [(otp_id,)] = stack.postgres.execute(
-        "SELECT id FROM otp_onetimecode WHERE recipient = 'in-flight@example.com'", stack.database
+        "SELECT id FROM otp_codes WHERE recipient = 'in-flight@example.com'", stack.database
     )
 
     stack.postgres.stop()
