@@ -20,12 +20,12 @@ from prometheus_client.registry import Collector
 from messaging import pricing
 from messaging.breaker import CLOSED, HALF_OPEN, OPEN, all_breakers
 from messaging.masking import log_event
-from messaging.models import Channel, CommunicationLog, MessageStatus
+from messaging.models import Channel
+from otp.recovery import pending_codes
 
 logger = logging.getLogger("observability.collectors")
 
 BREAKER_STATE_VALUES = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
-UNDELIVERED = (MessageStatus.QUEUED, MessageStatus.SENDING)
 # Kombu's Redis transport keeps one list per priority step next to the queue's own.
 PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
 BROKER_QUEUES = ("celery",)
@@ -73,9 +73,8 @@ def undelivered_metrics() -> Iterator[GaugeMetricFamily]:
     )
     rows = {
         row["channel"]: row
-        for row in CommunicationLog.objects.filter(status__in=UNDELIVERED)
-        .values("channel")
-        .annotate(count=Count("id"), oldest=Min("created_at"))
+        # The same rows the recovery sweep and /health/messaging count as owed (otp/recovery.py).
+        for row in pending_codes().order_by().values("channel").annotate(count=Count("id"), oldest=Min("created_at"))
     }
     now = timezone.now()
     for channel in Channel.values:
