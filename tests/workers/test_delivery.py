@@ -11,8 +11,9 @@ from messaging.models import CommunicationLog, MessageStatus
 from otp.delivery import backoff_delay, deliver_one_time_code
 from otp.lifecycle import CodeRequest, issue_code
 from otp.models import OneTimeCode
+from tests.write_paths import write_path  # noqa: F401 (a fixture)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("write_path")]
 
 REQUEST = CodeRequest(tenant_id="acme", recipient="jane@example.com", channel="email", purpose="login")
 LEASE = 90.0
