@@ -20,11 +20,11 @@ from django.db.models import Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from messaging import one_statement
 from messaging.models import Channel, CommunicationLog, MessageStatus
 from messaging.providers.base import EmailMessage, Message, SmsMessage
 from messaging.service import UnifiedMessagingService, mark_failed
 from otp.codes import generate_code, hash_code
-from otp.lifecycle import one_statement_writes
 from otp.models import OneTimeCode
 
 
@@ -83,7 +83,7 @@ def claim_and_store_hash(
     used, replaced or expired); otherwise the earlier hash stays. Returns (claimed, hash stored).
     """
     lease_start = now - timedelta(seconds=lease_seconds)
-    if not one_statement_writes():
+    if not one_statement.enabled():
         return _claim_and_store_hash_in_a_transaction(otp, log, code_hash, now=now, lease_start=lease_start)
     log_table, code_table = CommunicationLog._meta.db_table, OneTimeCode._meta.db_table
     sql = (

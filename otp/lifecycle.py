@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Model
+from django.db.models import F
 from django.views.decorators.debug import sensitive_variables
 
+from messaging import one_statement
 from messaging.models import CommunicationLog, MessageStatus
 from messaging.service import mark_failed
 from otp.codes import code_matches
@@ -39,17 +39,12 @@ def issue_code(request: CodeRequest, *, now: datetime, enqueue: Callable[[str], 
     request enqueues nothing. Raises DeliveryNotQueued if enqueue fails; the log then says so.
     """
     log, otp = _new_rows(request, now)
-    if one_statement_writes():
+    if one_statement.enabled():
         _write_in_one_statement(log, otp, request, now)
     else:
         _write_in_one_transaction(log, otp, request, now)
     transaction.on_commit(lambda: _enqueue_or_fail(otp, log, enqueue))
     return otp
-
-
-def one_statement_writes() -> bool:
-    """Whether the database takes data-modifying CTEs (PostgreSQL); `make run`'s SQLite does not."""
-    return connection.vendor == "postgresql"
 
 
 def _new_rows(request: CodeRequest, now: datetime) -> tuple[CommunicationLog, OneTimeCode]:
@@ -88,14 +83,14 @@ def _write_in_one_statement(log: CommunicationLog, otp: OneTimeCode, request: Co
     beside it, and the code's log_id comes from the log row inserted in the same statement.
     """
     log_table, code_table = CommunicationLog._meta.db_table, OneTimeCode._meta.db_table
-    log_columns, log_values = _insert_parts(log, skip={"id"})
-    code_columns, code_values = _insert_parts(otp, skip={"log"})
+    log_columns, log_marks, log_values = one_statement.insert_parts(log)
+    code_columns, code_marks, code_values = one_statement.insert_parts(otp, skip={"log"})
     sql = (
         f"WITH invalidated AS (UPDATE {code_table} SET invalidated_at = %s"  # noqa: S608 (names from the models, values as parameters)
         " WHERE tenant_id = %s AND recipient = %s AND purpose = %s"
         " AND used_at IS NULL AND invalidated_at IS NULL),"
-        f" new_log AS (INSERT INTO {log_table} ({log_columns}) VALUES ({_marks(log_values)}) RETURNING id)"
-        f" INSERT INTO {code_table} ({code_columns}, log_id) SELECT {_marks(code_values)}, id FROM new_log"
+        f" new_log AS (INSERT INTO {log_table} ({log_columns}) VALUES ({log_marks}) RETURNING id)"
+        f" INSERT INTO {code_table} ({code_columns}, log_id) SELECT {code_marks}, id FROM new_log"
         " RETURNING log_id"
     )
     params = [now, request.tenant_id, request.recipient, request.purpose, *log_values, *code_values]
@@ -104,17 +99,6 @@ def _write_in_one_statement(log: CommunicationLog, otp: OneTimeCode, request: Co
         (log.pk,) = cursor.fetchone()
     log._state.adding = otp._state.adding = False
     otp.log = log
-
-
-def _insert_parts(obj: Model, *, skip: set[str]) -> tuple[str, list[Any]]:
-    """The quoted column list and database values of an unsaved `obj`'s fields, but `skip`'s."""
-    fields = [f for f in obj._meta.concrete_fields if f.name not in skip]
-    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
-    return columns, [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
-
-
-def _marks(values: list[Any]) -> str:
-    return ", ".join(["%s"] * len(values))
 
 
 def _enqueue_or_fail(otp: OneTimeCode, log: CommunicationLog, enqueue: Callable[[str], None]) -> None:

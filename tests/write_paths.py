@@ -11,6 +11,5 @@ import pytest
 @pytest.fixture(params=["one statement", "orm transaction"])
 def write_path(request, monkeypatch) -> str:
     if request.param == "orm transaction":
-        monkeypatch.setattr("otp.lifecycle.one_statement_writes", lambda: False)
-        monkeypatch.setattr("otp.delivery.one_statement_writes", lambda: False)
+        monkeypatch.setattr("messaging.one_statement.enabled", lambda: False)
     return str(request.param)
