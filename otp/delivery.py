@@ -10,20 +10,18 @@ and the provider call.
 from __future__ import annotations
 
 import random
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from messaging import one_statement
 from messaging.models import Channel, CommunicationLog, MessageStatus
 from messaging.providers.base import EmailMessage, Message, SmsMessage
 from messaging.service import UnifiedMessagingService, mark_failed
+from otp.claim import claim
 from otp.codes import generate_code, hash_code
 from otp.models import OneTimeCode
 
@@ -43,16 +41,18 @@ def deliver_one_time_code(otp_id: str, *, retries: int, lease_seconds: float) ->
 
     Returns a DeliveryStep; never raises for a provider failure.
     """
-    otp = OneTimeCode.objects.select_related("log").filter(pk=otp_id).first()
-    if otp is None or otp.log is None:
+    try:
+        otp_id = str(uuid.UUID(otp_id))  # the form its hash is bound to
+    except ValueError:
         return DeliveryStep(done=True, reason="no such code")
-    log = otp.log
     now = timezone.now()
     code = generate_code()
-    claimed, live = claim_and_store_hash(
-        otp, log, hash_code(code, otp_id=str(otp.pk)), now=now, lease_seconds=lease_seconds
-    )
-    if not claimed:
+    taken = claim(otp_id, hash_code(code, otp_id=otp_id), now=now, lease_seconds=lease_seconds)
+    if taken is None:
+        del code
+        return DeliveryStep(done=True, reason="no such code")
+    otp, log = taken.otp, taken.log
+    if not taken.claimed:
         del code
         log.refresh_from_db()
         if log.status == MessageStatus.SENDING and log.claimed_at is not None:
@@ -61,7 +61,7 @@ def deliver_one_time_code(otp_id: str, *, retries: int, lease_seconds: float) ->
             return DeliveryStep(done=False, reason="claimed by another worker", retry_in=max(remaining, 1.0))
         return DeliveryStep(done=True, reason=f"already {log.status}")
     log.status, log.claimed_at = MessageStatus.SENDING, now
-    if not live:
+    if not taken.live:
         del code
         mark_failed(log, "code replaced or expired before delivery")
         return DeliveryStep(done=True, reason="stale")
@@ -71,53 +71,6 @@ def deliver_one_time_code(otp_id: str, *, retries: int, lease_seconds: float) ->
     if not outcome.retryable:
         return DeliveryStep(done=True, reason=outcome.status)
     return _retry_or_give_up(log, otp.expires_at, retries=retries, error=outcome.error, now=timezone.now())
-
-
-def claim_and_store_hash(
-    otp: OneTimeCode, log: CommunicationLog, code_hash: str, *, now: datetime, lease_seconds: float
-) -> tuple[bool, bool]:
-    """Claim the code's log row and store the new code's hash, in one statement (one commit).
-
-    The row is claimed if it is queued, or sending under a lease older than `lease_seconds` (its
-    worker died). The hash is stored only if the claim succeeded and the code is still live (not
-    used, replaced or expired); otherwise the earlier hash stays. Returns (claimed, hash stored).
-    """
-    lease_start = now - timedelta(seconds=lease_seconds)
-    if not one_statement.enabled():
-        return _claim_and_store_hash_in_a_transaction(otp, log, code_hash, now=now, lease_start=lease_start)
-    log_table, code_table = CommunicationLog._meta.db_table, OneTimeCode._meta.db_table
-    sql = (
-        f"WITH claimed AS (UPDATE {log_table} SET status = %s, claimed_at = %s"  # noqa: S608 (names from the models, values as parameters)
-        " WHERE id = %s AND (status = %s OR (status = %s AND claimed_at < %s)) RETURNING id),"
-        f" stored AS (UPDATE {code_table} SET code_hash = %s"
-        " WHERE id = %s AND EXISTS (SELECT 1 FROM claimed)"
-        " AND used_at IS NULL AND invalidated_at IS NULL AND expires_at > %s RETURNING id)"
-        " SELECT (SELECT count(*) FROM claimed), (SELECT count(*) FROM stored)"
-    )
-    sending, queued = MessageStatus.SENDING.value, MessageStatus.QUEUED.value
-    params: list[Any] = [sending, now, log.pk, queued, sending, lease_start, code_hash, otp.pk, now]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        claimed, stored = cursor.fetchone()
-    return bool(claimed), bool(stored)
-
-
-def _claim_and_store_hash_in_a_transaction(
-    otp: OneTimeCode, log: CommunicationLog, code_hash: str, *, now: datetime, lease_start: datetime
-) -> tuple[bool, bool]:
-    """Any database (`make run` on SQLite): the same two UPDATEs in one transaction."""
-    with transaction.atomic():
-        claimed = (
-            CommunicationLog.objects.filter(pk=log.pk)
-            .filter(Q(status=MessageStatus.QUEUED) | Q(status=MessageStatus.SENDING, claimed_at__lt=lease_start))
-            .update(status=MessageStatus.SENDING, claimed_at=now)
-        )
-        stored = claimed and (
-            OneTimeCode.objects.filter(
-                pk=otp.pk, used_at__isnull=True, invalidated_at__isnull=True, expires_at__gt=now
-            ).update(code_hash=code_hash)
-        )
-    return bool(claimed), bool(stored)
 
 
 def _retry_or_give_up(
