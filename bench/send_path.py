@@ -475,7 +475,10 @@ def sql_counts(statements: list[str]) -> dict[str, Any]:
 def sql_label(sql: str) -> str:
     """`INSERT messaging_communicationlog`, `SELECT otp_onetimecode`, ...: the verb and the first table."""
     verb = sql.split(None, 1)[0].upper()
-    match = re.search(r'(?:FROM|INTO|UPDATE)\s+"([^"]+)"', sql, re.IGNORECASE)
+    if verb == "WITH":  # data-modifying CTEs: name each write, e.g. `WITH (UPDATE otp_codes, INSERT ...)`
+        writes = re.findall(r'\b(UPDATE|INSERT INTO)\s+"?(\w+)"?', sql, re.IGNORECASE)
+        return f"WITH ({', '.join(f'{w.split()[0].upper()} {table}' for w, table in writes)})"
+    match = re.search(r'(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', sql, re.IGNORECASE)
     return f"{verb} {match.group(1)}" if match else verb
 
 

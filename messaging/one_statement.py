@@ -11,10 +11,11 @@ transaction, through the ORM.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Field, Model
 
 
@@ -23,16 +24,22 @@ def enabled() -> bool:
     return connection.vendor == "postgresql"
 
 
-def insert_parts(obj: Model, *, skip: set[str] = frozenset()) -> tuple[str, str, list[Any]]:  # type: ignore[assignment]
+def insert_parts(obj: Model, *, skip: frozenset[str] = frozenset()) -> tuple[str, str, list[Any]]:
     """(quoted columns, placeholders, database values) to INSERT the unsaved `obj`.
 
     Leaves out its auto-incremented primary key and the fields named in `skip`; fills
     auto_now_add and similar fields on `obj` itself, as save() would.
     """
-    fields = [f for f in obj._meta.concrete_fields if f is not obj._meta.auto_field and f.name not in skip]
-    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
-    values = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
-    return columns, ", ".join(["%s"] * len(values)), values
+    fields, columns, marks = _insert_columns(type(obj), skip)
+    db = connections[DEFAULT_DB_ALIAS]
+    return columns, marks, [f.get_db_prep_save(f.pre_save(obj, add=True), db) for f in fields]
+
+
+@functools.cache
+def _insert_columns(model: type[Model], skip: frozenset[str]) -> tuple[list[Field[Any, Any]], str, str]:
+    fields = [f for f in model._meta.concrete_fields if f is not model._meta.auto_field and f.name not in skip]
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    return fields, ", ".join(quote(str(f.column)) for f in fields), ", ".join(["%s"] * len(fields))
 
 
 def insert_and_update(new: Model, row: Model, update_fields: list[str]) -> None:

@@ -10,11 +10,12 @@ ORM: one SELECT, then both UPDATEs in one transaction.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Model, Q
 
 from messaging import one_statement
@@ -35,19 +36,7 @@ def claim(otp_id: str, code_hash: str, *, now: datetime, lease_seconds: float) -
     lease_start = now - timedelta(seconds=lease_seconds)
     if not one_statement.enabled():
         return _claim_through_the_orm(otp_id, code_hash, now=now, lease_start=lease_start)
-    log_table, code_table = CommunicationLog._meta.db_table, OneTimeCode._meta.db_table
-    sql = (
-        f"WITH code AS (SELECT * FROM {code_table} WHERE id = %s),"  # noqa: S608 (names from the models, values as parameters)
-        f" claimed AS (UPDATE {log_table} SET status = %s, claimed_at = %s"
-        " WHERE id = (SELECT log_id FROM code) AND (status = %s OR (status = %s AND claimed_at < %s))"
-        " RETURNING id),"
-        f" stored AS (UPDATE {code_table} SET code_hash = %s WHERE id = (SELECT id FROM code)"
-        " AND EXISTS (SELECT 1 FROM claimed) AND used_at IS NULL AND invalidated_at IS NULL AND expires_at > %s"
-        " RETURNING id)"
-        f" SELECT {_columns(OneTimeCode, 'c')}, {_columns(CommunicationLog, 'l')},"
-        " EXISTS (SELECT 1 FROM claimed), EXISTS (SELECT 1 FROM stored)"
-        f" FROM code c JOIN {log_table} l ON l.id = c.log_id"
-    )
+    sql = _claim_sql()
     sending, queued = MessageStatus.SENDING.value, MessageStatus.QUEUED.value
     params: list[Any] = [otp_id, sending, now, queued, sending, lease_start, code_hash, now]
     with connection.cursor() as cursor:
@@ -79,17 +68,50 @@ def _claim_through_the_orm(otp_id: str, code_hash: str, *, now: datetime, lease_
     return Claim(otp=otp, log=otp.log, claimed=bool(claimed), live=live)
 
 
+@functools.cache
+def _claim_sql() -> str:
+    log_table, code_table = CommunicationLog._meta.db_table, OneTimeCode._meta.db_table
+    return (
+        f"WITH code AS (SELECT * FROM {code_table} WHERE id = %s),"  # noqa: S608 (names from the models, values as parameters)
+        f" claimed AS (UPDATE {log_table} SET status = %s, claimed_at = %s"
+        " WHERE id = (SELECT log_id FROM code) AND (status = %s OR (status = %s AND claimed_at < %s))"
+        " RETURNING id),"
+        f" stored AS (UPDATE {code_table} SET code_hash = %s WHERE id = (SELECT id FROM code)"
+        " AND EXISTS (SELECT 1 FROM claimed) AND used_at IS NULL AND invalidated_at IS NULL AND expires_at > %s"
+        " RETURNING id)"
+        f" SELECT {_columns(OneTimeCode, 'c')}, {_columns(CommunicationLog, 'l')},"
+        " EXISTS (SELECT 1 FROM claimed), EXISTS (SELECT 1 FROM stored)"
+        f" FROM code c JOIN {log_table} l ON l.id = c.log_id"
+    )
+
+
 def _columns(model: type[Model], alias: str) -> str:
     return ", ".join(f"{alias}.{connection.ops.quote_name(str(f.column))}" for f in model._meta.concrete_fields)
 
 
 def _instance(model: type[Model], values: tuple[Any, ...]) -> Any:
     """A model instance from its concrete columns' raw values, converted as a queryset would."""
-    fields = model._meta.concrete_fields
-    converted = []
-    for field, value in zip(fields, values, strict=True):
+    db = connections[DEFAULT_DB_ALIAS]
+    converted = list(values)
+    for i, column, converters in _converters(model):
+        for converter in converters:
+            converted[i] = converter(converted[i], column, db)
+    return model.from_db(DEFAULT_DB_ALIAS, _attnames(model), converted)
+
+
+@functools.cache
+def _converters(model: type[Model]) -> list[tuple[int, Any, list[Any]]]:
+    """(position, column, converters) of each of `model`'s concrete fields that has converters."""
+    db = connections[DEFAULT_DB_ALIAS]
+    found = []
+    for i, field in enumerate(model._meta.concrete_fields):
         column = field.get_col(model._meta.db_table)
-        for converter in [*connection.ops.get_db_converters(column), *field.get_db_converters(connection)]:
-            value = converter(value, column, connection)
-        converted.append(value)
-    return model.from_db(connection.alias, [f.attname for f in fields], converted)
+        converters = [*db.ops.get_db_converters(column), *field.get_db_converters(db)]
+        if converters:
+            found.append((i, column, converters))
+    return found
+
+
+@functools.cache
+def _attnames(model: type[Model]) -> list[str]:
+    return [f.attname for f in model._meta.concrete_fields]

@@ -84,7 +84,7 @@ def _write_in_one_statement(log: CommunicationLog, otp: OneTimeCode, request: Co
     """
     log_table, code_table = CommunicationLog._meta.db_table, OneTimeCode._meta.db_table
     log_columns, log_marks, log_values = one_statement.insert_parts(log)
-    code_columns, code_marks, code_values = one_statement.insert_parts(otp, skip={"log"})
+    code_columns, code_marks, code_values = one_statement.insert_parts(otp, skip=frozenset({"log"}))
     sql = (
         f"WITH invalidated AS (UPDATE {code_table} SET invalidated_at = %s"  # noqa: S608 (names from the models, values as parameters)
         " WHERE tenant_id = %s AND recipient = %s AND purpose = %s"
