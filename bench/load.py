@@ -135,13 +135,9 @@ def run(args: argparse.Namespace, workdir: Path, tag: str) -> dict[str, Any]:
         try:
             wait_for_children(worker.process.pid, 2)
             memory_start = worker_rss_mib(worker.process.pid)
-            client = subprocess.run(
-                [sys.executable, __file__, "--rate", str(args.rate), "--seconds", str(args.seconds)]
-                + ["--generate", str(port), str(out)],
-                cwd=ROOT,
-                check=True,
-            )
-            del client
+            rate, seconds = str(args.rate), str(args.seconds)
+            argv = [sys.executable, __file__, "--rate", rate, "--seconds", seconds, "--generate", str(port), str(out)]
+            subprocess.run(argv, cwd=ROOT, check=True)
             result = json.loads(out.read_text())
             deadline = time.monotonic() + args.drain
             pending = CommunicationLog.objects.filter(status__in=[MessageStatus.QUEUED, MessageStatus.SENDING])
@@ -152,7 +148,8 @@ def run(args: argparse.Namespace, workdir: Path, tag: str) -> dict[str, Any]:
         finally:
             worker.stop()
     sent = CommunicationLog.objects.filter(status=MessageStatus.SENT)
-    waits = sorted((log.sent_at - log.created_at).total_seconds() for log in sent.only("created_at", "sent_at"))
+    times = sent.values_list("created_at", "sent_at")
+    waits = sorted((sent_at - created_at).total_seconds() for created_at, sent_at in times if sent_at)
     by_status = Counter(CommunicationLog.objects.values_list("status", flat=True))
     providers = Counter(sent.values_list("provider_used", flat=True))
     return {

@@ -196,7 +196,7 @@ def in_process_steps() -> dict[str, float]:
         "Redis PING": support.median_time(get_redis().ping, repeats) * 1000,
         "serializer (RecipientSerializer.is_valid)": support.median_time(validate, repeats) * 1000,
         "limits.check_send (one Lua script)": support.median_time(check_send, repeats) * 1000,
-        "issue_code transaction (no enqueue)": support.median_time(
+        "issue_code, one statement (no enqueue)": support.median_time(
             lambda: issue_code(code_request(), now=timezone.now(), enqueue=lambda _id: None), repeats
         )
         * 1000,
