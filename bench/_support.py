@@ -41,7 +41,8 @@ BENCH_TARGETS = {
 BENCH_ENV = {
     "DJANGO_SETTINGS_MODULE": "bench._settings",
     "PYTHONUNBUFFERED": "1",
-    "DEBUG": "0",
+    # The console SMS provider is refused unless DEBUG=1; bench/_settings.py turns DEBUG off again.
+    "DEBUG": "1",
     "SECRET_KEY": "bench-only-secret-key-which-is-long-enough-for-django-checks-0123456789",
     "SECURE_SSL_REDIRECT": "0",
     "MESSAGING_SMS_PROVIDERS": "console",

@@ -14,10 +14,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from messaging import pricing, registry
+from messaging import one_statement, pricing, registry
 from messaging.breaker import breaker_for
 from messaging.masking import log_event
 from messaging.models import AttemptOutcome, Channel, CommunicationLog, DeliveryAttempt, MessageStatus
@@ -141,9 +140,7 @@ class UnifiedMessagingService:
                     return DeliveryOutcome(success=False, status=MessageStatus.FAILED, error=failure.error)
                 errors.append(f"{provider_class.name}: {failure.error}")
                 continue
-            with transaction.atomic():  # one commit for the attempt and the log
-                record_attempt(log, provider_class.name, AttemptOutcome.SENT, started)
-                mark_sent(log, provider=provider_class.name, provider_message_id=provider_message_id, cost=price)
+            record_sent(log, provider_class.name, started, provider_message_id=provider_message_id, cost=price)
             return DeliveryOutcome(success=True, status=MessageStatus.SENT, provider=provider_class.name, cost=price)
         return DeliveryOutcome(
             success=False, status=log.status, error="; ".join(errors) or "no provider in the chain", retryable=True
@@ -186,11 +183,32 @@ class _AttemptFailed(Exception):
         self.failure = failure
 
 
+def record_sent(
+    log: CommunicationLog, provider: str, started: float, *, provider_message_id: str, cost: Decimal
+) -> None:
+    """The provider took it: write its attempt and the log's `sent` state in one commit (one statement)."""
+    attempt = new_attempt(log, provider, AttemptOutcome.SENT, started)
+    set_sent(log, provider=provider, provider_message_id=provider_message_id, cost=cost)
+    one_statement.insert_and_update(attempt, log, SENT_FIELDS)
+    attempt_recorded(log, attempt)
+    metrics.message_sent(log)
+
+
 def record_attempt(
     log: CommunicationLog, provider: str, outcome: str, started: float, *, error: str = "", error_code: str = ""
 ) -> DeliveryAttempt:
+    attempt = new_attempt(log, provider, outcome, started, error=error, error_code=error_code)
+    attempt.save(force_insert=True)
+    attempt_recorded(log, attempt)
+    return attempt
+
+
+def new_attempt(
+    log: CommunicationLog, provider: str, outcome: str, started: float, *, error: str = "", error_code: str = ""
+) -> DeliveryAttempt:
+    """The attempt's row, not yet written."""
     duration_ms = int((time.monotonic() - started) * 1000)
-    attempt = DeliveryAttempt.objects.create(
+    return DeliveryAttempt(
         log=log,
         provider=provider,
         outcome=outcome,
@@ -198,6 +216,11 @@ def record_attempt(
         error_code=error_code[:64],
         duration_ms=duration_ms,
     )
+
+
+def attempt_recorded(log: CommunicationLog, attempt: DeliveryAttempt) -> None:
+    """Count and log a written attempt."""
+    provider, outcome, duration_ms = attempt.provider, attempt.outcome, attempt.duration_ms
     metrics.attempt_recorded(channel=log.channel, provider=provider, outcome=outcome, seconds=duration_ms / 1000)
     log_event(
         logger,
@@ -208,20 +231,20 @@ def record_attempt(
         outcome=outcome,
         recipient=log.recipient,
         duration_ms=duration_ms,
-        error_code=error_code,
+        error_code=attempt.error_code,
     )
-    return attempt
 
 
-def mark_sent(log: CommunicationLog, *, provider: str, provider_message_id: str, cost: Decimal) -> None:
+SENT_FIELDS = ["status", "provider_used", "provider_message_id", "cost", "sent_at", "error_message"]
+
+
+def set_sent(log: CommunicationLog, *, provider: str, provider_message_id: str, cost: Decimal) -> None:
     log.status = MessageStatus.SENT
     log.provider_used = provider
     log.provider_message_id = provider_message_id[:255]
     log.cost = cost
     log.sent_at = timezone.now()
     log.error_message = ""
-    log.save(update_fields=["status", "provider_used", "provider_message_id", "cost", "sent_at", "error_message"])
-    metrics.message_sent(log)
 
 
 def mark_failed(log: CommunicationLog, error: str) -> None:

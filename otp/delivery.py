@@ -1,5 +1,8 @@
 """What a worker does with one OneTimeCode: claim, generate, send, settle.
 
+Two commits on the way to a sent code: the claim together with the new code's hash, then the
+provider's attempt together with the log row's new state.
+
 The plaintext code lives only in this module's local variables, between generate_code()
 and the provider call.
 """
@@ -7,17 +10,18 @@ and the provider call.
 from __future__ import annotations
 
 import random
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from messaging.models import Channel, CommunicationLog, MessageStatus
 from messaging.providers.base import EmailMessage, Message, SmsMessage
 from messaging.service import UnifiedMessagingService, mark_failed
+from otp.claim import claim
 from otp.codes import generate_code, hash_code
 from otp.models import OneTimeCode
 
@@ -37,20 +41,19 @@ def deliver_one_time_code(otp_id: str, *, retries: int, lease_seconds: float) ->
 
     Returns a DeliveryStep; never raises for a provider failure.
     """
-    otp = OneTimeCode.objects.select_related("log").filter(pk=otp_id).first()
-    if otp is None or otp.log is None:
+    try:
+        otp_id = str(uuid.UUID(otp_id))  # the form its hash is bound to
+    except ValueError:
         return DeliveryStep(done=True, reason="no such code")
-    log = otp.log
     now = timezone.now()
-    claimed = (
-        CommunicationLog.objects.filter(pk=log.pk)
-        .filter(
-            Q(status=MessageStatus.QUEUED)
-            | Q(status=MessageStatus.SENDING, claimed_at__lt=now - timedelta(seconds=lease_seconds))
-        )
-        .update(status=MessageStatus.SENDING, claimed_at=now)
-    )
-    if not claimed:
+    code = generate_code()
+    taken = claim(otp_id, hash_code(code, otp_id=otp_id), now=now, lease_seconds=lease_seconds)
+    if taken is None:
+        del code
+        return DeliveryStep(done=True, reason="no such code")
+    otp, log = taken.otp, taken.log
+    if not taken.claimed:
+        del code
         log.refresh_from_db()
         if log.status == MessageStatus.SENDING and log.claimed_at is not None:
             # Another worker holds it; look again once its lease has run out.
@@ -58,12 +61,11 @@ def deliver_one_time_code(otp_id: str, *, retries: int, lease_seconds: float) ->
             return DeliveryStep(done=False, reason="claimed by another worker", retry_in=max(remaining, 1.0))
         return DeliveryStep(done=True, reason=f"already {log.status}")
     log.status, log.claimed_at = MessageStatus.SENDING, now
-    if otp.used_at or otp.invalidated_at or otp.expires_at <= now:
+    if not taken.live:
+        del code
         mark_failed(log, "code replaced or expired before delivery")
         return DeliveryStep(done=True, reason="stale")
 
-    code = generate_code()
-    OneTimeCode.objects.filter(pk=otp.pk).update(code_hash=hash_code(code, otp_id=str(otp.pk)))
     outcome = UnifiedMessagingService().deliver(log, render_message(otp, code))
     del code
     if not outcome.retryable:

@@ -1,4 +1,4 @@
-"""Issuing and verifying codes in the database: one transaction each, verification under a row lock."""
+"""Issuing and verifying codes in the database: issuing in one statement, verifying under a row lock."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.views.decorators.debug import sensitive_variables
 
+from messaging import one_statement
 from messaging.models import CommunicationLog, MessageStatus
 from messaging.service import mark_failed
 from otp.codes import code_matches
@@ -32,29 +33,72 @@ class CodeRequest:
 def issue_code(request: CodeRequest, *, now: datetime, enqueue: Callable[[str], None]) -> OneTimeCode:
     """Replace any live code for the same (tenant, recipient, purpose) with a new queued one.
 
-    `enqueue(otp_id)` runs only after the transaction commits, so a rolled-back request
-    enqueues nothing. Raises DeliveryNotQueued if enqueue fails; the log then says so.
+    Invalidating the earlier codes and writing the log and the new code happen together or not at
+    all, so a resend never leaves two codes that verify. `enqueue(otp_id)` runs only after that
+    commits (at once in autocommit, else when the caller's transaction commits), so a rolled-back
+    request enqueues nothing. Raises DeliveryNotQueued if enqueue fails; the log then says so.
     """
+    log, otp = _new_rows(request, now)
+    if one_statement.enabled():
+        _write_in_one_statement(log, otp, request, now)
+    else:
+        _write_in_one_transaction(log, otp, request, now)
+    transaction.on_commit(lambda: _enqueue_or_fail(otp, log, enqueue))
+    return otp
+
+
+def _new_rows(request: CodeRequest, now: datetime) -> tuple[CommunicationLog, OneTimeCode]:
+    log = CommunicationLog(
+        recipient=request.recipient,
+        channel=request.channel,
+        purpose=request.purpose,
+        status=MessageStatus.QUEUED,
+        metadata={"tenant_id": request.tenant_id, "kind": "otp"},
+    )
+    otp = OneTimeCode(
+        tenant_id=request.tenant_id,
+        recipient=request.recipient,
+        channel=request.channel,
+        purpose=request.purpose,
+        created_at=now,
+        expires_at=now + timedelta(seconds=settings.OTP_TTL_SECONDS),
+    )
+    return log, otp
+
+
+def _write_in_one_transaction(log: CommunicationLog, otp: OneTimeCode, request: CodeRequest, now: datetime) -> None:
+    """Any database: UPDATE, INSERT, INSERT between BEGIN and COMMIT (five round trips)."""
     with transaction.atomic():
         live_codes(request).update(invalidated_at=now)
-        log = CommunicationLog.objects.create(
-            recipient=request.recipient,
-            channel=request.channel,
-            purpose=request.purpose,
-            status=MessageStatus.QUEUED,
-            metadata={"tenant_id": request.tenant_id, "kind": "otp"},
-        )
-        otp = OneTimeCode.objects.create(
-            tenant_id=request.tenant_id,
-            recipient=request.recipient,
-            channel=request.channel,
-            purpose=request.purpose,
-            created_at=now,
-            expires_at=now + timedelta(seconds=settings.OTP_TTL_SECONDS),
-            log=log,
-        )
-        transaction.on_commit(lambda: _enqueue_or_fail(otp, log, enqueue))
-    return otp
+        log.save(force_insert=True)
+        otp.log = log
+        otp.save(force_insert=True)
+
+
+def _write_in_one_statement(log: CommunicationLog, otp: OneTimeCode, request: CodeRequest, now: datetime) -> None:
+    """PostgreSQL: the same three writes as one statement with data-modifying CTEs (one round trip).
+
+    A single statement is atomic on its own, so in autocommit it needs no BEGIN or COMMIT. Its
+    CTEs share one snapshot: the UPDATE cannot see (and so never invalidates) the code inserted
+    beside it, and the code's log_id comes from the log row inserted in the same statement.
+    """
+    log_table, code_table = CommunicationLog._meta.db_table, OneTimeCode._meta.db_table
+    log_columns, log_marks, log_values = one_statement.insert_parts(log)
+    code_columns, code_marks, code_values = one_statement.insert_parts(otp, skip=frozenset({"log"}))
+    sql = (
+        f"WITH invalidated AS (UPDATE {code_table} SET invalidated_at = %s"  # noqa: S608 (names from the models, values as parameters)
+        " WHERE tenant_id = %s AND recipient = %s AND purpose = %s"
+        " AND used_at IS NULL AND invalidated_at IS NULL),"
+        f" new_log AS (INSERT INTO {log_table} ({log_columns}) VALUES ({log_marks}) RETURNING id)"
+        f" INSERT INTO {code_table} ({code_columns}, log_id) SELECT {code_marks}, id FROM new_log"
+        " RETURNING log_id"
+    )
+    params = [now, request.tenant_id, request.recipient, request.purpose, *log_values, *code_values]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        (log.pk,) = cursor.fetchone()
+    log._state.adding = otp._state.adding = False
+    otp.log = log
 
 
 def _enqueue_or_fail(otp: OneTimeCode, log: CommunicationLog, enqueue: Callable[[str], None]) -> None:

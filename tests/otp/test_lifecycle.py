@@ -17,6 +17,7 @@ from messaging.models import CommunicationLog, MessageStatus
 from otp.codes import hash_code
 from otp.lifecycle import CodeRequest, issue_code, verify_code
 from otp.models import OneTimeCode
+from tests.write_paths import write_path  # noqa: F401 (a fixture)
 
 REQUEST = CodeRequest(tenant_id="acme", recipient="jane@example.com", channel="email", purpose="login")
 
@@ -38,6 +39,7 @@ def test_a_code_is_accepted_at_nine_minutes_59_and_refused_at_ten_minutes():
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("write_path")
 def test_a_code_verifies_once_only():
     issue_known_code("123456")
 
@@ -62,6 +64,7 @@ def test_a_code_is_bound_to_its_tenant_recipient_and_purpose(other):
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("write_path")
 def test_a_resend_invalidates_the_older_code():
     issue_known_code("111111")
     issue_known_code("222222")
@@ -108,6 +111,7 @@ def broker_queue_length() -> int:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("write_path")
 def test_a_request_whose_transaction_rolls_back_enqueues_nothing():
     from otp.api import enqueue_delivery
 
@@ -123,6 +127,7 @@ def test_a_request_whose_transaction_rolls_back_enqueues_nothing():
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("write_path")
 def test_a_committed_request_enqueues_one_task_that_names_only_the_code_id():
     from otp.api import enqueue_delivery
 
@@ -137,3 +142,36 @@ def test_a_committed_request_enqueues_one_task_that_names_only_the_code_id():
     assert (args, kwargs) == ([str(otp.pk)], {})
     assert CommunicationLog.objects.get().status == MessageStatus.QUEUED
     client.delete("celery")
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("write_path")
+def test_issuing_stores_the_rows_it_returns_and_a_resend_replaces_every_earlier_live_code():
+    now = timezone.now()
+    used = issue_known_code("111111", now=now - timedelta(seconds=3))
+    assert verify_code(REQUEST, "111111", now=now)
+    earlier = [issue_code(REQUEST, now=now - timedelta(seconds=s), enqueue=lambda otp_id: None) for s in (2, 1)]
+    # Two live codes at once, as two concurrent sends can leave them.
+    OneTimeCode.objects.filter(pk__in=[e.pk for e in earlier]).update(invalidated_at=None)
+    other_purpose = issue_code(
+        CodeRequest("acme", REQUEST.recipient, "email", "signup"), now=now, enqueue=lambda otp_id: None
+    )
+
+    latest = issue_code(REQUEST, now=now, enqueue=lambda otp_id: None)
+
+    stored = OneTimeCode.objects.select_related("log").get(pk=latest.pk)
+    assert (stored.tenant_id, stored.recipient, stored.channel, stored.purpose) == (
+        "acme",
+        REQUEST.recipient,
+        "email",
+        "login",
+    )
+    assert (stored.created_at, stored.expires_at) == (now, now + timedelta(seconds=settings.OTP_TTL_SECONDS))
+    assert (stored.code_hash, stored.attempts, stored.used_at, stored.invalidated_at) == ("", 0, None, None)
+    assert stored.log_id == latest.log_id == latest.log.pk
+    assert stored.log.message_id == latest.log.message_id and stored.log.created_at == latest.log.created_at
+    assert (stored.log.status, stored.log.metadata) == (MessageStatus.QUEUED, {"tenant_id": "acme", "kind": "otp"})
+    replaced = OneTimeCode.objects.filter(pk__in=[e.pk for e in earlier], invalidated_at=now)
+    assert replaced.count() == 2
+    assert OneTimeCode.objects.get(pk=used.pk).invalidated_at is None  # used, not replaced
+    assert OneTimeCode.objects.get(pk=other_purpose.pk).invalidated_at is None

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
 from messaging.models import CommunicationLog, MessageStatus
+from otp.claim import claim
 from otp.delivery import backoff_delay, deliver_one_time_code
 from otp.lifecycle import CodeRequest, issue_code
 from otp.models import OneTimeCode
+from tests.write_paths import write_path  # noqa: F401 (a fixture)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("write_path")]
 
 REQUEST = CodeRequest(tenant_id="acme", recipient="jane@example.com", channel="email", purpose="login")
 LEASE = 90.0
@@ -103,3 +107,36 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap(settings, retries):
 
     assert all(step / 2 <= delay <= step for delay in delays)
     assert len(set(delays)) > 150
+
+
+@pytest.mark.parametrize("otp_id", [str(uuid.uuid4()), "not-a-code-id"])
+def test_a_task_for_an_unknown_or_malformed_code_sends_nothing(email_via_smtp, otp_id):
+    queued_code()
+
+    step = deliver_one_time_code(otp_id, retries=0, lease_seconds=LEASE)
+
+    assert (step.done, step.reason) == (True, "no such code")
+    assert email_via_smtp.messages == []
+    assert CommunicationLog.objects.get().status == MessageStatus.QUEUED
+
+
+def test_a_claim_reads_both_rows_as_stored_and_stores_the_new_hash():
+    otp = queued_code()
+    CommunicationLog.objects.filter(pk=otp.log_id).update(cost=Decimal("0.001234"))
+    before_code = OneTimeCode.objects.get(pk=otp.pk)
+    before_log = CommunicationLog.objects.get(pk=otp.log_id)
+    now = timezone.now()
+
+    taken = claim(str(otp.pk), "ab" * 32, now=now, lease_seconds=LEASE)
+
+    assert taken is not None and (taken.claimed, taken.live) == (True, True)
+    for model, read, expected in [(OneTimeCode, taken.otp, before_code), (CommunicationLog, taken.log, before_log)]:
+        for field in model._meta.concrete_fields:
+            assert getattr(read, field.attname) == getattr(expected, field.attname), field.name
+    assert taken.log.metadata == {"tenant_id": "acme", "kind": "otp"}
+    assert OneTimeCode.objects.get(pk=otp.pk).code_hash == "ab" * 32
+    log = CommunicationLog.objects.get(pk=otp.log_id)
+    assert (log.status, log.claimed_at) == (MessageStatus.SENDING, now)
+    again = claim(str(otp.pk), "cd" * 32, now=now, lease_seconds=LEASE)
+    assert again is not None and (again.claimed, again.live) == (False, False)
+    assert OneTimeCode.objects.get(pk=otp.pk).code_hash == "ab" * 32
