@@ -126,9 +126,9 @@ return tonumber(redis.call('HGET', KEYS[1], math.floor(now / 86400000)) or '0')
 _scripts: dict[str, Script] = {}
 
 
-def _run_script(source: str, keys: list[str], args: list[Any]) -> Any:
+def run_script(source: str, keys: list[str], args: list[Any]) -> Any:
     """Run a script on the process's client (EVALSHA, loading it once); Redis errors fail closed."""
-    return _fail_closed(lambda: _script(source)(keys=keys, args=args, client=get_redis()))
+    return fail_closed(lambda: _script(source)(keys=keys, args=args, client=get_redis()))
 
 
 def _script(source: str) -> Script:
@@ -138,7 +138,7 @@ def _script(source: str) -> Script:
     return script
 
 
-def _fail_closed(call: Callable[[], T]) -> T:
+def fail_closed(call: Callable[[], T]) -> T:
     try:
         return call()
     except redis.RedisError as err:
@@ -162,24 +162,24 @@ def check_send(*, channel: str, recipient: str, tenant_id: str, client_ip: str) 
     args: list[Any] = [secrets.token_hex(8), settings.OTP_RESEND_COOLDOWN_SECONDS * 1000, prefix_index]
     for window in windows:
         args += [window.limit, window.seconds * 1000, window.scope]
-    keys = [_send_key("cooldown", _digest(recipient)), _prefix_blocks_key(), *(w.key for w in windows)]
-    allowed, scope, wait_ms, prefix_refused = _run_script(_SEND_SCRIPT, keys, args)
+    keys = [_send_key("cooldown", recipient_digest(recipient)), _prefix_blocks_key(), *(w.key for w in windows)]
+    allowed, scope, wait_ms, prefix_refused = run_script(_SEND_SCRIPT, keys, args)
     if prefix_refused:
         cap = settings.SMS_PREFIX_DAILY_CAP
         log_event(
             logger, "otp.send.prefix_cap", level=logging.WARNING, prefix=_sms_prefix(recipient), cap=cap, ip=client_ip
         )
     if not allowed:
-        raise RateLimited(scope=scope, retry_after=_seconds(wait_ms))
+        raise RateLimited(scope=scope, retry_after=seconds_from_ms(wait_ms))
 
 
 def send_windows(*, channel: str, recipient: str, tenant_id: str, client_ip: str) -> list[Window]:
     """The sliding windows one send is counted against (the cooldown is separate)."""
     s = settings
     windows = [
-        Window("recipient", _send_key("recipient", _digest(recipient)), s.OTP_SEND_LIMIT_PER_RECIPIENT,
+        Window("recipient", _send_key("recipient", recipient_digest(recipient)), s.OTP_SEND_LIMIT_PER_RECIPIENT,
                s.OTP_SEND_RECIPIENT_WINDOW_SECONDS),
-        Window("ip", _send_key("ip", _ip_bucket(client_ip)), s.OTP_SEND_LIMIT_PER_IP, s.OTP_SEND_IP_WINDOW_SECONDS),
+        Window("ip", _send_key("ip", ip_bucket(client_ip)), s.OTP_SEND_LIMIT_PER_IP, s.OTP_SEND_IP_WINDOW_SECONDS),
         Window("tenant", _send_key("tenant", tenant_id), s.OTP_SEND_LIMIT_PER_TENANT, s.OTP_SEND_TENANT_WINDOW_SECONDS),
     ]  # fmt: skip
     if channel == "sms":
@@ -192,7 +192,7 @@ def send_windows(*, channel: str, recipient: str, tenant_id: str, client_ip: str
 
 def prefix_blocks_today() -> int:
     """How many sends the per-prefix SMS cap refused since midnight UTC (Redis time)."""
-    return int(_run_script(_PREFIX_BLOCKS_TODAY_SCRIPT, [_prefix_blocks_key()], []))
+    return int(run_script(_PREFIX_BLOCKS_TODAY_SCRIPT, [_prefix_blocks_key()], []))
 
 
 def check_sms_destination(phone_e164: str) -> None:
@@ -226,7 +226,7 @@ def _prefix_blocks_key() -> str:
     return _send_key("sms", "prefix_blocks")
 
 
-def _digest(value: str) -> str:
+def recipient_digest(value: str) -> str:
     """A keyed hash of a recipient, so Redis never holds an address or a number in clear."""
     key = f"limits:{settings.OTP_HMAC_KEY}".encode()
     return hmac.new(key, _normalise_recipient(value).encode(), hashlib.sha256).hexdigest()[:32]
@@ -243,7 +243,7 @@ def _sms_prefix(phone_e164: str) -> str:
     return "+" + digits[: settings.SMS_PREFIX_DIGITS]
 
 
-def _ip_bucket(client_ip: str) -> str:
+def ip_bucket(client_ip: str) -> str:
     try:
         address = ipaddress.ip_address(client_ip)
     except ValueError:
@@ -255,5 +255,5 @@ def _ip_bucket(client_ip: str) -> str:
     return str(address)
 
 
-def _seconds(milliseconds: Any) -> int:
+def seconds_from_ms(milliseconds: Any) -> int:
     return max(1, math.ceil(int(milliseconds) / 1000))

@@ -22,7 +22,7 @@ import secrets
 from django.conf import settings
 
 from otp.canonical import canonical_recipient
-from otp.limits import RateLimited, _digest, _fail_closed, _ip_bucket, _run_script, _seconds
+from otp.limits import RateLimited, fail_closed, ip_bucket, recipient_digest, run_script, seconds_from_ms
 from otpsite.redis import get_redis, redis_key
 
 # KEYS[1] per-IP window (sorted set), KEYS[2] per-client lock hash (fails, window_end, locks,
@@ -81,22 +81,22 @@ def admit_guess(*, tenant_id: str, recipient: str, client_ip: str, live_code: bo
         s.OTP_LOCKOUT_THRESHOLD, 1 if live_code else 0, s.OTP_VERIFY_LIMIT_PER_IP,
         s.OTP_VERIFY_IP_WINDOW_SECONDS * 1000, secrets.token_hex(8), s.OTP_LOCKOUT_RECIPIENT_CAP,
     ]  # fmt: skip
-    keys = [redis_key("verify", "ip", _ip_bucket(client_ip)), *_failure_keys(tenant_id, recipient, client_ip)]
-    scope, wait_ms = _run_script(_ADMIT_SCRIPT, keys, args)
+    keys = [redis_key("verify", "ip", ip_bucket(client_ip)), *_failure_keys(tenant_id, recipient, client_ip)]
+    scope, wait_ms = run_script(_ADMIT_SCRIPT, keys, args)
     scope = scope.decode() if isinstance(scope, bytes) else scope
     if scope:
-        raise RateLimited(scope=scope, retry_after=_seconds(wait_ms))
+        raise RateLimited(scope=scope, retry_after=seconds_from_ms(wait_ms))
 
 
 def record_success(*, tenant_id: str, recipient: str, client_ip: str) -> None:
     """Forget this client's failures and locks and the recipient's consecutive failures."""
     keys = _failure_keys(tenant_id, recipient, client_ip)
-    _fail_closed(lambda: get_redis().delete(*keys))
+    fail_closed(lambda: get_redis().delete(*keys))
 
 
 def _failure_keys(tenant_id: str, recipient: str, client_ip: str) -> list[str]:
     who = f"{tenant_id}\x00{canonical_recipient(recipient)}"
     return [
-        redis_key("verify", "lockout", _digest(f"{who}\x00{_ip_bucket(client_ip)}")),
-        redis_key("verify", "consecutive", _digest(who)),
+        redis_key("verify", "lockout", recipient_digest(f"{who}\x00{ip_bucket(client_ip)}")),
+        redis_key("verify", "consecutive", recipient_digest(who)),
     ]
