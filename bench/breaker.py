@@ -171,7 +171,7 @@ def main() -> None:
 
     contenders = {
         "Redis PING (baseline)": ping_client.ping,
-        "messaging.breaker (Lua, shared)": ours_guarded_call(),
+        "messaging.breaker (shared; closed: one HMGET)": ours_guarded_call(),
         "pybreaker 1.4.1 + CircuitRedisStorage": pybreaker_guarded_call(),
     }
     rows = measure(contenders, calls, rounds)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -84,12 +83,12 @@ class CircuitBreaker:
 
     def acquire(self) -> Permit | None:
         """One round trip: a Permit when the call may go, None when the breaker refuses it."""
-        token = secrets.token_hex(8)
-        store, decision = self._run(lambda s: s.acquire(self.provider, current_policy(), token))
-        self._log_change(decision.changed_from, decision.state, store)
+        store, decision = self._run(lambda s: s.acquire(self.provider, current_policy))
+        if decision.changed_from:
+            self._log_change(decision.changed_from, decision.state, store)
         if not decision.allowed:
             return None
-        return Permit(self.provider, store.label, decision.state, decision.failures, token if decision.trial else "")
+        return Permit(self.provider, store.label, decision.state, decision.failures, decision.trial_token)
 
     def record_success(self, permit: Permit) -> None:
         """A successful call. Writes nothing when it was admitted by a clean closed breaker."""

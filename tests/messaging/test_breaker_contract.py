@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import redis
 
 from messaging import breaker as breaker_module
 from messaging.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker, Permit, breaker_for, current_policy
@@ -239,6 +240,30 @@ def test_a_healthy_call_on_a_clean_closed_breaker_asks_the_store_once(kit: Kit) 
     assert permit is not None
     kit.breaker.record_success(permit)
     assert kit.store.calls == ["acquire"]
+
+
+def test_a_healthy_call_on_a_closed_redis_breaker_is_one_plain_read() -> None:
+    sent: list[str] = []
+
+    class RecordingConnection(redis.Connection):
+        def send_command(self, *args: Any, **kwargs: Any) -> None:
+            sent.append(str(args[0]).upper())
+            super().send_command(*args, **kwargs)
+
+    url = get_redis().connection_pool.connection_kwargs
+    pool = redis.ConnectionPool(connection_class=RecordingConnection, **url)
+    breaker = CircuitBreaker(PROVIDER, store=RedisStore(redis.Redis(connection_pool=pool)))
+    permit = breaker.acquire()
+    assert permit is not None
+    breaker.record_failure(permit, "503")
+    sent.clear()
+    for _ in range(3):
+        permit = breaker.acquire()
+        assert permit is not None
+        breaker.record_success(permit)
+    # Every acquire is one HMGET; only the first success runs a script, to clear the failure.
+    assert sent == ["HMGET", "EVALSHA", "HMGET", "HMGET"]
+    assert breaker.snapshot().failure_count == 0
 
 
 def test_a_success_after_failures_is_recorded(kit: Kit) -> None:
