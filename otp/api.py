@@ -36,6 +36,7 @@ from otp.canonical import ascii_domain
 from otp.lifecycle import CodeRequest, DeliveryNotQueued, has_live_code, issue_code, verify_code
 from otp.network import client_ip
 from otp.tokens import Verified, issue_token
+from otpsite.serializers import FreshFieldsSerializer
 
 logger = logging.getLogger("otp.api")
 # Raised when PostgreSQL is stopped, restarting or unreachable (connect_timeout bounds the wait).
@@ -54,7 +55,7 @@ VERIFY_FAILED = {"verified": False, "detail": "The code is invalid or has expire
 UNAVAILABLE = {"detail": "The service is temporarily unavailable. Try again shortly."}
 
 
-class RecipientSerializer(serializers.Serializer):
+class RecipientSerializer(FreshFieldsSerializer):
     """Exactly one of email or phone, a known purpose (default `verification`), and a tenant.
 
     Only a caller with an API key may name a tenant other than the default.

@@ -157,12 +157,15 @@ def check_send(*, channel: str, recipient: str, tenant_id: str, client_ip: str) 
 
     Raises RateLimited (scope and retry_after of the limit that frees last) or LimitsUnavailable.
     """
-    windows = send_windows(channel=channel, recipient=recipient, tenant_id=tenant_id, client_ip=client_ip)
+    digest = recipient_digest(recipient)
+    windows = send_windows(
+        channel=channel, recipient=recipient, tenant_id=tenant_id, client_ip=client_ip, digest=digest
+    )
     prefix_index = next((i + 3 for i, w in enumerate(windows) if w.scope == "sms_prefix"), 0)
     args: list[Any] = [secrets.token_hex(8), settings.OTP_RESEND_COOLDOWN_SECONDS * 1000, prefix_index]
     for window in windows:
         args += [window.limit, window.seconds * 1000, window.scope]
-    keys = [_send_key("cooldown", recipient_digest(recipient)), _prefix_blocks_key(), *(w.key for w in windows)]
+    keys = [_send_key("cooldown", digest), _prefix_blocks_key(), *(w.key for w in windows)]
     allowed, scope, wait_ms, prefix_refused = run_script(_SEND_SCRIPT, keys, args)
     if prefix_refused:
         cap = settings.SMS_PREFIX_DAILY_CAP
@@ -173,11 +176,14 @@ def check_send(*, channel: str, recipient: str, tenant_id: str, client_ip: str) 
         raise RateLimited(scope=scope, retry_after=seconds_from_ms(wait_ms))
 
 
-def send_windows(*, channel: str, recipient: str, tenant_id: str, client_ip: str) -> list[Window]:
-    """The sliding windows one send is counted against (the cooldown is separate)."""
+def send_windows(*, channel: str, recipient: str, digest: str, tenant_id: str, client_ip: str) -> list[Window]:
+    """The sliding windows one send is counted against (the cooldown is separate).
+
+    `digest` is the recipient's :func:`recipient_digest`, which the cooldown's key uses too.
+    """
     s = settings
     windows = [
-        Window("recipient", _send_key("recipient", recipient_digest(recipient)), s.OTP_SEND_LIMIT_PER_RECIPIENT,
+        Window("recipient", _send_key("recipient", digest), s.OTP_SEND_LIMIT_PER_RECIPIENT,
                s.OTP_SEND_RECIPIENT_WINDOW_SECONDS),
         Window("ip", _send_key("ip", ip_bucket(client_ip)), s.OTP_SEND_LIMIT_PER_IP, s.OTP_SEND_IP_WINDOW_SECONDS),
         Window("tenant", _send_key("tenant", tenant_id), s.OTP_SEND_LIMIT_PER_TENANT, s.OTP_SEND_TENANT_WINDOW_SECONDS),
