@@ -134,14 +134,16 @@ class CircuitBreaker:
         """Run on the shared store, or on the local one while Redis is down (or for a local permit)."""
         if self._store is not None:
             return self._store, operation(self._store)
-        if label != LocalStore.label and shared_store_may_be_up():
+        url = settings.REDIS_URL
+        if label != LocalStore.label and shared_store_may_be_up(url):
             try:
-                store = redis_store()
+                store = redis_store(url)
                 result = operation(store)
             except redis.RedisError as err:
                 note_redis_down(err)
             else:
-                note_redis_up()
+                if _redis_down_until:
+                    note_redis_up()
                 return store, result
         return _local_store, operation(_local_store)
 
@@ -176,16 +178,15 @@ _redis_stores: dict[str, RedisStore] = {}
 _redis_down_until: dict[str, float] = {}
 
 
-def redis_store() -> RedisStore:
-    url = settings.REDIS_URL
+def redis_store(url: str) -> RedisStore:
     store = _redis_stores.get(url)
     if store is None:
         store = _redis_stores[url] = RedisStore(get_redis())
     return store
 
 
-def shared_store_may_be_up() -> bool:
-    return time.monotonic() >= _redis_down_until.get(settings.REDIS_URL, 0.0)
+def shared_store_may_be_up(url: str) -> bool:
+    return time.monotonic() >= _redis_down_until.get(url, 0.0)
 
 
 def note_redis_down(err: redis.RedisError) -> None:

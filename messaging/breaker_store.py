@@ -173,12 +173,12 @@ class RedisStore:
     def acquire(self, name: str, policy: PolicySource) -> Decision:
         # A closed breaker only has to be read: a plain HMGET costs Redis a fraction of a script.
         # Any other state needs the script (a second round trip, only while the breaker is not closed).
-        keys = self.keys(name)
-        state, failures = cast(list[str | None], self.client.hmget(keys[0], ["state", "failures"]))
+        state_key = redis_key("breaker", name)
+        state, failures = cast(list[str | None], self.client.hmget(state_key, ["state", "failures"]))
         if state is None or state == CLOSED:
             return Decision(True, CLOSED, int(failures or 0))
         token = new_trial_token()
-        allowed, state, failures, trial, changed_from = self._acquire(keys, [token, policy().trial_ttl_ms])
+        allowed, state, failures, trial, changed_from = self._acquire(self.keys(name), [token, policy().trial_ttl_ms])
         return Decision(bool(allowed), str(state), int(failures), token if trial else "", str(changed_from))
 
     def record_success(self, name: str, policy: Policy, token: str) -> str:
