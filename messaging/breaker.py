@@ -6,8 +6,9 @@ Permit is settled with exactly one of ``record_success``, ``record_failure`` (a 
 ``release`` (a recipient fault: the breaker is left as it was, and a trial slot is freed).
 
 State lives in Redis (messaging.breaker_store.RedisStore) so every process sees the same breaker,
-with one round trip to decide and at most one to record. A success on a closed breaker that had no
-recorded failures when the call was admitted writes nothing. While Redis is unreachable each
+with one round trip to decide while it is closed (a plain read; otherwise a script follows it) and
+at most one to record. A success on a closed breaker that had no recorded failures when the call
+was admitted writes nothing. While Redis is unreachable each
 process falls back to its own LocalStore with the same rules, and snapshots say so.
 
 Thresholds come from settings at call time: BREAKER_FAILURE_THRESHOLD, BREAKER_RESET_TIMEOUT,
@@ -82,7 +83,7 @@ class CircuitBreaker:
         self._store = store
 
     def acquire(self) -> Permit | None:
-        """One round trip: a Permit when the call may go, None when the breaker refuses it."""
+        """A Permit when the call may go, None when the breaker refuses it (one HMGET while closed)."""
         store, decision = self._run(lambda s: s.acquire(self.provider, current_policy))
         if decision.changed_from:
             self._log_change(decision.changed_from, decision.state, store)
