@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from messaging import one_statement, pricing, registry
 from messaging.breaker import breaker_for
+from messaging.logging_filters import REDACTED
 from messaging.masking import log_event
 from messaging.models import AttemptOutcome, Channel, CommunicationLog, DeliveryAttempt, MessageStatus
 from messaging.providers.base import Attachment, EmailMessage, Message, Provider, ProviderError, SmsMessage
@@ -112,19 +113,25 @@ class UnifiedMessagingService:
         }
 
     def deliver(
-        self, log: CommunicationLog, message: Message, *, providers: Sequence[type[Provider]] | None = None
+        self,
+        log: CommunicationLog,
+        message: Message,
+        *,
+        providers: Sequence[type[Provider]] | None = None,
+        redact: Sequence[str] = (),
     ) -> DeliveryOutcome:
         """Walk the chain (or `providers`, e.g. the rest of it for a resend) for a claimed log row.
 
         Returns the outcome. On success the row is `sent`; on a recipient fault it is
         `failed`; when every provider failed or was skipped the row is left to the caller
-        (outcome.retryable), which retries later or gives up.
+        (outcome.retryable), which retries later or gives up. Each string in `redact` (a one-time
+        code in the message) is hidden in a provider's error text before it is recorded anywhere.
         """
         errors: list[str] = []
         for provider_class in registry.chain(Channel(log.channel)) if providers is None else providers:
             started = time.monotonic()
             try:
-                provider_message_id, price = self._call(provider_class, message)
+                provider_message_id, price = self._call(provider_class, message, redact)
             except _AttemptFailed as failed:
                 failure = failed.failure
                 record_attempt(
@@ -146,7 +153,7 @@ class UnifiedMessagingService:
             success=False, status=log.status, error="; ".join(errors) or "no provider in the chain", retryable=True
         )
 
-    def _call(self, provider_class: type[Provider], message: Message) -> tuple[str, Decimal]:
+    def _call(self, provider_class: type[Provider], message: Message, redact: Sequence[str]) -> tuple[str, Decimal]:
         """Guard and make one provider call. Returns (provider message id, cost); raises _AttemptFailed."""
         name = provider_class.name
         if not provider_class.is_configured():
@@ -162,19 +169,28 @@ class UnifiedMessagingService:
         try:
             result = provider_class().send(message)
         except ProviderError as err:
+            # A provider may quote the message back in its refusal ("content rejected: ... 482913").
+            text = hidden(str(err), redact)
             if err.recipient_fault:
                 breaker.release(permit)
-                raise _AttemptFailed(_Failure(AttemptOutcome.RECIPIENT_FAULT, str(err), err.error_code)) from err
-            breaker.record_failure(permit, str(err))
-            raise _AttemptFailed(_Failure(AttemptOutcome.PROVIDER_FAULT, str(err), err.error_code)) from err
+                raise _AttemptFailed(_Failure(AttemptOutcome.RECIPIENT_FAULT, text, err.error_code)) from err
+            breaker.record_failure(permit, text)
+            raise _AttemptFailed(_Failure(AttemptOutcome.PROVIDER_FAULT, text, err.error_code)) from err
         except Exception as err:
             # An SDK bug or an unexpected answer is the provider's fault, never the caller's.
             breaker.record_failure(permit, f"{type(err).__name__}")
-            raise _AttemptFailed(
-                _Failure(AttemptOutcome.PROVIDER_FAULT, f"unexpected {type(err).__name__}: {err}")
-            ) from err
+            text = hidden(f"unexpected {type(err).__name__}: {err}", redact)
+            raise _AttemptFailed(_Failure(AttemptOutcome.PROVIDER_FAULT, text)) from err
         breaker.record_success(permit)
         return result.provider_message_id, price
+
+
+def hidden(text: str, secrets: Sequence[str]) -> str:
+    """`text` with every occurrence of each secret replaced by ``[redacted]``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text
 
 
 class _AttemptFailed(Exception):

@@ -66,7 +66,7 @@ def deliver_one_time_code(otp_id: str, *, retries: int, lease_seconds: float) ->
         mark_failed(log, "code replaced or expired before delivery")
         return DeliveryStep(done=True, reason="stale")
 
-    outcome = UnifiedMessagingService().deliver(log, render_message(otp, code))
+    outcome = UnifiedMessagingService().deliver(log, render_message(otp, code), redact=[code])
     del code
     if not outcome.retryable:
         return DeliveryStep(done=True, reason=outcome.status)

@@ -66,7 +66,7 @@ def resend_through_next_provider(log_id: int, *, reason: str, now: datetime) -> 
     )
     code = generate_code()
     OneTimeCode.objects.filter(pk=otp.pk).update(resend_code_hash=hash_code(code, otp_id=resend_hash_id(otp)))
-    outcome = UnifiedMessagingService().deliver(log, render_message(otp, code), providers=providers)
+    outcome = UnifiedMessagingService().deliver(log, render_message(otp, code), providers=providers, redact=[code])
     del code
     DeliveryAttempt.objects.filter(log=log).update(reason=f"resent: {reason}"[:200])
     if outcome.retryable:

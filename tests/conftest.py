@@ -60,6 +60,8 @@ class SmtpSink:
     messages: list[ParsedEmail] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
     reject_with: str | None = None
+    # A content filter: given the DATA bytes, a refusal to answer with (None accepts the message).
+    reject_data: Callable[[bytes], str | None] | None = None
     # While set, DATA is never answered: the sender hangs mid-send (a worker can be killed there).
     hold_data: bool = False
     data_started: threading.Event = field(default_factory=threading.Event)
@@ -76,6 +78,9 @@ class SmtpSink:
         if self.hold_data:
             await asyncio.Event().wait()
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        refusal = self.reject_data(envelope.content) if self.reject_data else None
+        if refusal:
+            return refusal
         with self.received:
             self.messages.append(parsed)  # type: ignore[arg-type]
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))

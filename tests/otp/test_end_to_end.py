@@ -166,3 +166,28 @@ def test_with_nothing_listening_for_smtp_the_task_retries_and_the_log_ends_faile
     assert log.status == MessageStatus.FAILED
     assert len(errors) == 3
     assert all("Connection refused" in error or "ConnectionRefused" in error for error in errors)
+
+
+def test_a_refusal_that_quotes_the_message_back_stores_and_logs_no_code(client, smtp_sink, settings, start_worker):
+    settings.OTP_LENGTH = 8  # as above: nothing else in the database can match eight digits by chance
+    quoted: list[str] = []
+
+    def content_filter(content: bytes) -> str:
+        line = next(line for line in content.decode().splitlines() if "code is" in line)
+        quoted.append(line)
+        return f"554 5.7.1 Rejected by content filter: {line}"
+
+    smtp_sink.reject_data = content_filter
+    worker = start_worker(OTP_LENGTH="8")
+
+    assert post(client, SEND_URL, {"email": "quoted@example.com", "purpose": "signup"}).status_code == 202
+
+    log = wait_for(settled_log, what="the retries to run out")
+    codes = [code_in(line, length=8) for line in quoted]  # a new code for each of the three tries
+    errors = list(log.attempts.filter(provider="smtp").values_list("error", flat=True))
+    assert len(codes) == len(errors) == 3 and all("content filter" in e and "[redacted]" in e for e in errors)
+    worker.stop()
+    for code in codes:
+        assert tables_containing(code) == []
+        assert redis_keys_containing(code) == []
+        assert code not in worker.output()
