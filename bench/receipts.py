@@ -25,16 +25,13 @@ from __future__ import annotations
 import argparse
 import base64
 import datetime
-import http.client
 import json
 import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
-from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from bench import _support as support  # noqa: E402
 
 AUTH_TOKEN = "bench-auth-token"
-Request = tuple[str, dict[str, str], bytes]
+Request = support.Request
 
 
 def main() -> None:
@@ -97,9 +94,10 @@ def main() -> None:
         for round_no in range(args.rounds):
             for name, batch in requests.items():
                 start = (round_no * len(batch)) // args.rounds
-                done, seconds, statuses = load(port, batch[start:], threads=args.threads, seconds=args.seconds)
-                rates[name].append(done / seconds)
-                print(f"round {round_no + 1} {name}: {done / seconds:,.0f} req/s, statuses {dict(statuses)}")
+                result = load(port, batch[start:], threads=args.threads, seconds=args.seconds)
+                rates[name].append(result.per_second)
+                print(f"round {round_no + 1} {name}: {result.per_second:,.0f} req/s, "
+                      f"statuses {dict(result.statuses)}, errors {result.errors}")  # fmt: skip
     report(args, rates, statements)
     print(f"\nload average at the end {os.getloadavg()[0]:.1f}; logs in {workdir}")
 
@@ -177,42 +175,9 @@ def sendgrid_requests(key: object, ids: list[str]) -> list[Request]:
     return out
 
 
-def load(port: int, batch: list[Request], *, threads: int, seconds: float) -> tuple[int, float, Counter[int]]:
-    """Send `batch` (split between threads) until it runs out or `seconds` pass; count 2xx answers."""
-    statuses: Counter[int] = Counter()
-    lock = threading.Lock()
-    barrier = threading.Barrier(threads + 1)
-    deadline = [0.0]
-
-    def run(part: list[Request]) -> None:
-        mine: Counter[int] = Counter()
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        barrier.wait()
-        for path, headers, body in part:
-            if time.perf_counter() >= deadline[0]:
-                break
-            try:
-                conn.request("POST", path, body, headers)
-                response = conn.getresponse()
-                response.read()
-                mine[response.status] += 1
-            except (OSError, http.client.HTTPException):
-                mine[0] += 1
-                conn.close()
-        conn.close()
-        with lock:
-            statuses.update(mine)
-
-    workers = [threading.Thread(target=run, args=(batch[t::threads],), daemon=True) for t in range(threads)]
-    for worker in workers:
-        worker.start()
-    began = time.perf_counter()
-    deadline[0] = began + seconds
-    barrier.wait()
-    for worker in workers:
-        worker.join(timeout=seconds + 30)
-    elapsed = time.perf_counter() - began
-    return sum(n for status, n in statuses.items() if 200 <= status < 300), elapsed, statuses
+def load(port: int, batch: list[Request], *, threads: int, seconds: float) -> support.LoadResult:
+    """Send `batch`, split between the threads, until it runs out or `seconds` pass."""
+    return support.http_load(port, lambda thread: batch[thread::threads], threads=threads, seconds=seconds)
 
 
 def sql_per_request(port: int, request: Request) -> str:

@@ -294,19 +294,16 @@ def http_rounds(args: argparse.Namespace, workdir: Path) -> dict[str, list[suppo
     with support.gunicorn(port, workers=2, output_path=workdir / "gunicorn.log"):
         for name, path in contenders.items():  # warm-up: imports, connections, scripts
             warm = support.http_load(
-                port, path, email_body(f"warm{name}"), threads=args.threads, seconds=1.0, max_requests=2000
-            )
+                port, support.json_posts(path, email_body(f"warm{name}"), per_thread=2000 // args.threads),
+                threads=args.threads, seconds=1.0,
+            )  # fmt: skip
             accepted += warm.accepted
         for round_no in range(args.rounds):
             for name, path in contenders.items():
-                result = support.http_load(
-                    port,
-                    path,
-                    email_body(f"{name}{round_no}"),
-                    threads=args.threads,
-                    seconds=args.seconds,
-                    max_requests=args.max_requests,
+                posts = support.json_posts(
+                    path, email_body(f"{name}{round_no}"), per_thread=max(1, args.max_requests // args.threads)
                 )
+                result = support.http_load(port, posts, threads=args.threads, seconds=args.seconds)
                 results[name].append(result)
                 accepted += result.accepted
                 others = {k: v for k, v in result.statuses.items() if k != 202}
