@@ -17,9 +17,10 @@ from django.db.models import Q, QuerySet
 from django.views.decorators.debug import sensitive_variables
 
 from messaging import registry
-from messaging.models import Channel, CommunicationLog, DeliveryAttempt, MessageStatus
+from messaging.models import Channel, CommunicationLog, DeliveryAttempt, MessageStatus, ReceiptEvent
 from messaging.providers.base import Provider
 from messaging.receipts import expects_receipts
+from messaging.receipts.base import RESEND_BLAMES
 from messaging.service import UnifiedMessagingService, mark_failed
 from otp.codes import generate_code, hash_code
 from otp.delivery import render_message
@@ -27,6 +28,9 @@ from otp.lifecycle import resend_hash_id
 from otp.models import OneTimeCode
 
 NO_RECEIPT = "no receipt in time"
+FAILURE_RECEIPT = "failure receipt"
+# A failure receipt asks for its resend at once; the sweep asks again only after this long.
+RECEIPT_RESEND_GRACE = timedelta(seconds=30)
 
 
 def providers_after(channel: str, provider: str) -> list[type[Provider]]:
@@ -88,10 +92,29 @@ def logs_without_receipt(*, now: datetime) -> QuerySet[CommunicationLog]:
             waiting |= Q(channel=channel, provider_used__in=names, sent_at__lt=cutoff, sent_at__gte=oldest)
     if not waiting:
         return CommunicationLog.objects.none()
+    return CommunicationLog.objects.filter(waiting, _code_owed_a_resend(now), status=MessageStatus.SENT,
+                                           receipts__isnull=True)  # fmt: skip
+
+
+def logs_failed_by_receipt(*, now: datetime) -> QuerySet[CommunicationLog]:
+    """First sends of live codes that a failure receipt failed, still without their resend.
+
+    The receipt asks for the resend at once, after its commit; this finds the ones whose request
+    was lost (broker down, process gone between the commit and the publish), once the receipt is
+    RECEIPT_RESEND_GRACE old. A provider that repeats the receipt only gets "duplicate".
+    """
     return CommunicationLog.objects.filter(
-        waiting,
-        status=MessageStatus.SENT,
-        receipts__isnull=True,
+        _code_owed_a_resend(now),
+        receipts__changed_status=True,
+        receipts__event__in=[ReceiptEvent.FAILED, ReceiptEvent.BOUNCED],
+        receipts__blame__in=RESEND_BLAMES,
+        receipts__received_at__lt=now - RECEIPT_RESEND_GRACE,
+    ).distinct()
+
+
+def _code_owed_a_resend(now: datetime) -> Q:
+    """The log is the first send of a code that is live and has not been resent."""
+    return Q(
         one_time_code__resent_at__isnull=True,
         one_time_code__used_at__isnull=True,
         one_time_code__invalidated_at__isnull=True,
@@ -100,8 +123,12 @@ def logs_without_receipt(*, now: datetime) -> QuerySet[CommunicationLog]:
 
 
 def resend_codes_without_receipt(*, now: datetime, enqueue: Callable[[int, str], None], limit: int = 500) -> int:
-    """Ask for one resend of each code whose provider sent no receipt in time. Returns how many."""
-    log_ids = list(logs_without_receipt(now=now).values_list("pk", flat=True)[:limit])
-    for log_id in log_ids:
-        enqueue(log_id, NO_RECEIPT)
-    return len(log_ids)
+    """Ask for one resend of each code whose provider sent no receipt in time, or whose failure
+    receipt's own request for it was lost. Returns how many."""
+    owed = [(log_id, NO_RECEIPT) for log_id in logs_without_receipt(now=now).values_list("pk", flat=True)[:limit]]
+    owed += [
+        (log_id, FAILURE_RECEIPT) for log_id in logs_failed_by_receipt(now=now).values_list("pk", flat=True)[:limit]
+    ]
+    for log_id, reason in owed:
+        enqueue(log_id, reason)
+    return len(owed)

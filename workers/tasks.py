@@ -65,7 +65,7 @@ def resend_otp(log_id: int, reason: str) -> str:
 
 @shared_task(name="workers.tasks.resend_codes_without_receipt")
 def resend_codes_without_receipt() -> int:
-    """Beat: queue one resend for each code whose provider sent no receipt within its timeout."""
+    """Beat: queue one resend for each code with no receipt in time, or a failure receipt's lost resend."""
     from django.utils import timezone
 
     from otp.resend import resend_codes_without_receipt as find_and_resend

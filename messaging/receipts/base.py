@@ -65,8 +65,9 @@ def refuse_if_stale(sent_at: datetime, *, now: datetime) -> None:
 def apply_receipt(receipt: Receipt, *, now: datetime | None = None) -> str:
     """Record `receipt` and move its log forward. Returns "unknown", "duplicate" or "recorded".
 
-    A new failure receipt that blames the provider counts against its breaker; one that blames the
-    provider or nobody known asks for one resend of an OTP through the next provider.
+    A failure receipt that fails the message and blames the provider counts against its breaker;
+    one that blames the provider or nobody known asks for one resend of an OTP through the next
+    provider (and otp.resend's sweep asks again if that request is lost).
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -100,7 +101,9 @@ def apply_receipt(receipt: Receipt, *, now: datetime | None = None) -> str:
         transaction.on_commit(lambda: metrics.receipt_recorded(receipt.provider, receipt.event))
         if changed:
             _move_status(log, receipt, now=now)
-        if receipt.is_failure and receipt.blame in RESEND_BLAMES:
+        # Only the receipt that fails the message: a repeat (Twilio's "undelivered" then "failed"), or a
+        # failure after "delivered", neither counts twice against the breaker nor resends.
+        if changed and receipt.is_failure and receipt.blame in RESEND_BLAMES:
             # Provider, event and code only: the provider's free text may name the recipient.
             reason = f"{receipt.provider} reported {receipt.event} {receipt.code}".strip()
             transaction.on_commit(lambda: _after_provider_failure(log, receipt, reason))

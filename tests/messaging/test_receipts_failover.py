@@ -7,7 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from messaging.models import AttemptOutcome, CommunicationLog, MessageStatus
+from messaging.breaker import breaker_for
+from messaging.models import AttemptOutcome, Blame, CommunicationLog, MessageStatus, ReceiptEvent
+from messaging.receipts.base import Receipt, apply_receipt
 from otp.delivery import deliver_one_time_code
 from otp.lifecycle import CodeRequest, issue_code, verify_code
 from otp.models import OneTimeCode
@@ -160,3 +162,36 @@ def test_health_shows_each_providers_delivered_share_and_backlog(client, setting
     by_name = {entry["name"]: entry for entry in body["sms_providers"] + body["email_providers"]}
     assert by_name["TwilioProvider"]["receipts"] == {"delivered_share_last_hour": 0.5, "awaiting_receipt": 1}
     assert by_name["AWSSNSProvider"]["receipts"] is None  # no delivery-status logs configured
+
+
+def failure_receipt(otp: OneTimeCode, event_key: str) -> Receipt:
+    return Receipt(provider="twilio", provider_message_id=otp.log.provider_message_id, event_key=event_key,
+                   event=ReceiptEvent.FAILED, blame=Blame.PROVIDER, code="30008")  # fmt: skip
+
+
+def test_a_failure_receipt_whose_resend_request_was_lost_is_resent_by_the_sweep(sms_chain, sent_code):
+    otp, _ = sent_code
+    # This test's transaction never commits, so the receipt's own request for a resend (sent after
+    # commit) never goes out: the same as a broker down or a web process killed right after commit.
+    assert apply_receipt(failure_receipt(otp, "failed-1")) == "recorded"
+    received_at = otp.log.receipts.get().received_at
+
+    assert sweep(received_at + timedelta(seconds=29)) == 0
+    assert sweep(received_at + timedelta(seconds=31)) == 1
+    assert len(sms_chain[1].sent_sms()) == 1
+    assert sweep(received_at + timedelta(seconds=60)) == 0
+
+
+def test_a_failure_receipt_after_delivered_counts_nothing_and_resends_nothing(
+    sms_chain, sent_code, django_capture_on_commit_callbacks
+):
+    otp, _ = sent_code
+    delivered = Receipt(provider="twilio", provider_message_id=otp.log.provider_message_id, event_key="delivered-1",
+                        event=ReceiptEvent.DELIVERED)  # fmt: skip
+    apply_receipt(delivered)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert apply_receipt(failure_receipt(otp, "failed-1")) == "recorded"
+
+    assert breaker_for("twilio").snapshot().failure_count == 0
+    assert sweep(timezone.now() + timedelta(seconds=60)) == 0
+    assert CommunicationLog.objects.get(pk=otp.log_id).status == MessageStatus.DELIVERED
