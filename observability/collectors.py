@@ -21,7 +21,7 @@ from messaging import pricing
 from messaging.breaker import CLOSED, HALF_OPEN, OPEN, all_breakers
 from messaging.masking import log_event
 from messaging.models import Channel
-from otp.recovery import pending_codes
+from otp.recovery import owed_codes
 
 logger = logging.getLogger("observability.collectors")
 
@@ -38,6 +38,9 @@ def breaker_metrics() -> Iterator[GaugeMetricFamily]:
         labels=["provider"],
     )
     for snapshot in all_breakers():
+        if not snapshot.shared_store_available:
+            # This web process's own fallback store says nothing about the workers' breakers.
+            raise ConnectionError("the breakers' shared store (Redis) is unreachable")
         state.add_metric([snapshot.provider], BREAKER_STATE_VALUES.get(snapshot.state, 2))
     yield state
 
@@ -71,12 +74,15 @@ def undelivered_metrics() -> Iterator[GaugeMetricFamily]:
         "Age of the oldest accepted message no provider has taken yet (0 when there is none).",
         labels=["channel"],
     )
+    now = timezone.now()
     rows = {
         row["channel"]: row
-        # The same rows the recovery sweep and /health/messaging count as owed (otp/recovery.py).
-        for row in pending_codes().order_by().values("channel").annotate(count=Count("id"), oldest=Min("created_at"))
+        # The same rows /health/messaging counts as owed (otp/recovery.py).
+        for row in owed_codes(now=now)
+        .order_by()
+        .values("channel")
+        .annotate(count=Count("id"), oldest=Min("created_at"))
     }
-    now = timezone.now()
     for channel in Channel.values:
         row = rows.get(channel)
         count.add_metric([channel], row["count"] if row else 0)

@@ -114,8 +114,13 @@ class Backlog:
     oldest_age_seconds: float | None
 
 
+def owed_codes(*, now: datetime) -> QuerySet[CommunicationLog]:
+    """Pending rows whose code can still verify: the deliveries the service still owes."""
+    return pending_codes().filter(_valid_code(), one_time_code__expires_at__gt=now)
+
+
 def backlog(*, now: datetime) -> Backlog:
-    rows = pending_codes().filter(_valid_code(), one_time_code__expires_at__gt=now)
+    rows = owed_codes(now=now)
     oldest = rows.values_list("created_at", flat=True).first()
     return Backlog(count=rows.count(), oldest_age_seconds=(now - oldest).total_seconds() if oldest else None)
 

@@ -10,8 +10,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from messaging.service import UnifiedMessagingService
+from otp.lifecycle import CodeRequest, issue_code
+from otp.models import OneTimeCode
 from tests.conftest import ROOT
 from tests.helpers import SEND_URL, VERIFY_URL
 from tests.metrics_helpers import TOKEN, Scrape
@@ -202,6 +205,17 @@ def test_a_send_refused_because_redis_is_down_is_counted_as_unavailable(client, 
     assert response.status_code == 503
     assert counted(client, "otp_sends_total", **labels) == before + 1
     assert counted(client, "messaging_metrics_source_up", source="database") == 1
+    # This process's fallback breaker store knows nothing of the workers': no "closed" is reported.
+    assert counted(client, "messaging_metrics_source_up", source="breakers") == 0
+
+
+def test_a_queued_code_that_can_no_longer_verify_is_not_counted_as_owed(client, metrics_token, settings):
+    settings.MESSAGING_EMAIL_PROVIDERS = ["smtp"]
+    for email in ("owed@example.com", "replaced@example.com"):
+        issue_code(CodeRequest("default", email, "email", "login"), now=timezone.now(), enqueue=lambda otp_id: None)
+    OneTimeCode.objects.filter(recipient="replaced@example.com").update(invalidated_at=timezone.now())
+
+    assert counted(client, "messaging_undelivered_messages", channel="email") == 1
 
 
 def test_a_message_refused_for_its_recipient_fails_without_counting_as_a_delivery_failure(
