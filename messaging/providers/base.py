@@ -8,6 +8,7 @@ loop in messaging.service does all of that, in one place.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -91,8 +92,15 @@ class ProviderError(Exception):
         return self.code or (str(self.status_code) if self.status_code is not None else "")
 
 
-def unencodable_recipient(err: Exception) -> ProviderError:
-    """An address or number the SDK or protocol cannot encode is the recipient's problem, not the provider's."""
+def encoding_error(err: Exception, recipients: Iterable[str]) -> ProviderError:
+    """A UnicodeError (or a server without SMTPUTF8) during a send, as a ProviderError.
+
+    It is the recipient's problem only when a recipient is not plain ASCII: an address or number
+    the SDK or protocol cannot encode. Otherwise (a garbled answer, our own sender name) it is the
+    provider's, and the chain goes on.
+    """
+    if all(recipient.isascii() for recipient in recipients):
+        return ProviderError(f"encoding failed: {type(err).__name__}: {err}", code="Encoding")
     return ProviderError(f"recipient cannot be encoded: {type(err).__name__}", recipient_fault=True, code="Encoding")
 
 

@@ -12,7 +12,7 @@ from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import Attachment, Bcc, Category, Cc, Mail, ReplyTo
 
 from messaging.models import Channel
-from messaging.providers.base import EmailMessage, Message, Provider, ProviderError, SendResult, unencodable_recipient
+from messaging.providers.base import EmailMessage, Message, Provider, ProviderError, SendResult, encoding_error
 
 # HTTP status -> whether retrying the same request would fail the same way. Statuses not listed
 # are permanent below 500 and passing from 500 on.
@@ -82,7 +82,7 @@ class SendGridProvider(Provider):
         except HTTPError as err:
             raise sendgrid_error(err) from err
         except UnicodeError as err:
-            raise unencodable_recipient(err) from err
+            raise encoding_error(err, [message.to, *message.cc, *message.bcc]) from err
         except (OSError, HTTPException) as err:  # URLError, timeouts, refused or dropped connections
             raise ProviderError(f"SendGrid unreachable: {type(err).__name__}: {err}", code="Unreachable") from err
         return SendResult(provider_message_id=str(response.headers.get("X-Message-Id", "")))

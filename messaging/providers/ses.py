@@ -11,7 +11,7 @@ from django.conf import settings
 
 from messaging.models import Channel
 from messaging.providers.aws import aws_client, aws_error, aws_is_configured
-from messaging.providers.base import EmailMessage, Message, Provider, SendResult, unencodable_recipient
+from messaging.providers.base import EmailMessage, Message, Provider, SendResult, encoding_error
 from messaging.providers.smtp import build_mime
 
 # SES reports bounces later through its notifications, but refuses a malformed recipient at once:
@@ -73,5 +73,5 @@ class SESProvider(Provider):
         except (ClientError, BotoCoreError) as err:
             raise aws_error(err, recipient_faults=SES_RECIPIENT_FAULTS) from err
         except UnicodeError as err:
-            raise unencodable_recipient(err) from err
+            raise encoding_error(err, [message.to, *message.cc, *message.bcc]) from err
         return SendResult(provider_message_id=str(response["MessageId"]))

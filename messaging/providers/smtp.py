@@ -9,7 +9,7 @@ from email.utils import formataddr, make_msgid
 from django.conf import settings
 
 from messaging.models import Channel
-from messaging.providers.base import EmailMessage, Message, Provider, ProviderError, SendResult, unencodable_recipient
+from messaging.providers.base import EmailMessage, Message, Provider, ProviderError, SendResult, encoding_error
 
 # A refusal at RCPT names one recipient (450 mailbox busy or greylisted, 550 no such user, ...) and
 # says nothing about the server, except these: 421 the server is closing, 451 and 452 its own
@@ -72,10 +72,8 @@ class SMTPProvider(Provider):
                 status_code=code,
             ) from err
         except (smtplib.SMTPNotSupportedError, UnicodeError) as err:
-            # The server cannot take an internationalised address (no SMTPUTF8): the address's problem.
-            if all(address.isascii() for address in recipients):
-                raise ProviderError(f"SMTP: {type(err).__name__}: {err}") from err
-            raise unencodable_recipient(err) from err
+            # A server without SMTPUTF8 cannot take an internationalised address: the address's problem.
+            raise encoding_error(err, recipients) from err
         except smtplib.SMTPResponseException as err:
             raise ProviderError(
                 f"SMTP {err.smtp_code}: {as_text(err.smtp_error)}",

@@ -9,7 +9,7 @@ from django.conf import settings
 
 from messaging.models import Channel
 from messaging.providers.aws import aws_client, aws_error, aws_is_configured
-from messaging.providers.base import Message, Provider, SendResult, SmsMessage, unencodable_recipient
+from messaging.providers.base import Message, Provider, SendResult, SmsMessage, encoding_error
 
 # AWS error code -> a word its message holds when the recipient is at fault. SNS answers
 # "InvalidParameter: Invalid parameter: PhoneNumber Reason: ... is not valid" for a bad number;
@@ -48,5 +48,5 @@ class SNSProvider(Provider):
         except (ClientError, BotoCoreError) as err:
             raise aws_error(err, recipient_faults=SNS_RECIPIENT_FAULTS) from err
         except UnicodeError as err:
-            raise unencodable_recipient(err) from err
+            raise encoding_error(err, [message.to]) from err
         return SendResult(provider_message_id=str(response["MessageId"]))

@@ -12,7 +12,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from messaging.models import Channel
-from messaging.providers.base import Message, Provider, ProviderError, SendResult, SmsMessage, unencodable_recipient
+from messaging.providers.base import Message, Provider, ProviderError, SendResult, SmsMessage, encoding_error
 from messaging.receipts.twilio import status_callback_url
 
 # Twilio error codes that blame the recipient: the chain stops and the breaker does not count them.
@@ -95,7 +95,7 @@ class TwilioProvider(Provider):
         except (TwilioRestException, TwilioServiceException) as err:
             raise twilio_error(err) from err
         except UnicodeError as err:
-            raise unencodable_recipient(err) from err
+            raise encoding_error(err, [message.to]) from err
         except (RequestException, TwilioException) as err:  # timeouts, refused or dropped connections
             raise ProviderError(f"Twilio unreachable: {type(err).__name__}: {err}", code="Unreachable") from err
         return SendResult(provider_message_id=str(created.sid))

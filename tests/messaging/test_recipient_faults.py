@@ -12,7 +12,7 @@ from django.test import Client
 
 from messaging.breaker import CLOSED, OPEN, breaker_for
 from messaging.models import AttemptOutcome, CommunicationLog, DeliveryAttempt, MessageStatus
-from messaging.providers.base import ProviderError
+from messaging.providers.base import ProviderError, encoding_error
 from messaging.providers.ses import SESProvider
 from messaging.providers.smtp import SMTPProvider
 from messaging.providers.twilio import TwilioProvider
@@ -60,6 +60,12 @@ def test_an_address_the_smtp_server_cannot_carry_is_a_recipient_fault(settings):
     finally:
         controller.stop()
     assert raised.value.recipient_fault
+
+
+def test_an_encoding_failure_is_the_recipients_only_when_a_recipient_is_not_ascii():
+    garbled = UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")  # e.g. a garbled answer
+    assert encoding_error(garbled, ["ålice@example.org"]).recipient_fault
+    assert not encoding_error(garbled, ["alice@example.org", "+14155550123"]).recipient_fault
 
 
 def test_a_malformed_address_refused_by_ses_is_a_recipient_fault(aws):
