@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
@@ -40,6 +41,8 @@ def offline_under_strict_csp(page, live_url: str, csp: str) -> list[str]:
 def page(monkeypatch):
     sync_api = pytest.importorskip("playwright.sync_api")
     if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("no chromium on this machine (`make test` installs it: scripts/ensure-test-tools.sh)")
         pytest.skip("no chromium on this machine")
     # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are synchronous.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

@@ -92,6 +92,6 @@ def test_a_database_that_accepts_connections_and_never_answers_gets_a_503_not_a_
     # libpq waits at least 2 s for a silent server (DATABASE_CONNECT_TIMEOUT), then gives up.
     for status, body, seconds in (send, verify):
         assert (status, body) == (503, UNAVAILABLE)
-        assert seconds < 3
-    assert health[0] == 503 and health[2] < 3
+        assert seconds < 5  # far below gunicorn's 30 s timeout: no hang
+    assert health[0] == 503 and health[2] < 5
     assert health[1]["checks"]["database"]["ok"] is False
