@@ -5,6 +5,11 @@ more round trips to the database, each a wait on this process's critical path. D
 (`WITH x AS (INSERT ...) UPDATE ...`) put several writes into one statement. They share one
 snapshot: no part sees another's rows, so callers only combine writes that do not read each other.
 
+Such a statement is long, and PostgreSQL spends longer planning it than running it (the send's:
+0.14 ms to plan, 0.13 ms to run). So callers run it through :func:`cursor`, which binds parameters
+on the server: psycopg then prepares the statement on its connection, and every later run is only
+bound and executed (see DATABASE_PREPARED_STATEMENTS in otpsite/settings.py).
+
 SQLite (`make run`'s default) has no data-modifying CTEs: there the same writes run in one
 transaction, through the ORM.
 """
@@ -12,16 +17,49 @@ transaction, through the ORM.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
+import psycopg
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Field, Model
 
 
 def enabled() -> bool:
     """Whether the database takes data-modifying CTEs (PostgreSQL)."""
     return connection.vendor == "postgresql"
+
+
+def cursor() -> CursorWrapper:
+    """A Django cursor (queries counted, errors translated) that binds parameters on the server.
+
+    Django's own cursors bind on the client, sending each statement as text with its values in
+    it, so PostgreSQL has to plan it anew every time. Bound on the server, a statement is prepared
+    by psycopg (the connection's prepare_threshold, set in settings) and planned once per connection.
+    """
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    raw: Any = _ServerBindingCursor(connection.connection)  # what Django's create_cursor() would return
+    return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+
+
+class _ServerBindingCursor(psycopg.Cursor[Any]):
+    """psycopg's server-side binding cursor, keeping its last statement where Django's query log
+    (DEBUG, CaptureQueriesContext) reads it, as psycopg's client-side cursor does itself.
+
+    The log shows the statement with its placeholders, not its values.
+    """
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        result = super().execute(query, params, **kwargs)
+        self._query = _Statement(query.encode() if isinstance(query, str) else query)  # type: ignore[assignment]
+        return result
+
+
+class _Statement(NamedTuple):
+    query: bytes
 
 
 def insert_parts(obj: Model, *, skip: frozenset[str] = frozenset()) -> tuple[str, str, list[Any]]:
@@ -62,9 +100,9 @@ def insert_and_update(new: Model, row: Model, update_fields: list[str]) -> None:
         f" RETURNING (SELECT {new_pk} FROM inserted)"
     )
     params = [*values, *(f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields), row.pk]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        returned = cursor.fetchone()
+    with cursor() as prepared:
+        prepared.execute(sql, params)
+        returned = prepared.fetchone()
     if returned is None:
         raise ObjectDoesNotExist(f"{row._meta.label} {row.pk} is gone; nothing was written")
     new.pk = returned[0]

@@ -39,7 +39,7 @@ def claim(otp_id: str, code_hash: str, *, now: datetime, lease_seconds: float) -
     sql = _claim_sql()
     sending, queued = MessageStatus.SENDING.value, MessageStatus.QUEUED.value
     params: list[Any] = [otp_id, sending, now, queued, sending, lease_start, code_hash, now]
-    with connection.cursor() as cursor:
+    with one_statement.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.views.decorators.debug import sensitive_variables
 
@@ -94,7 +94,7 @@ def _write_in_one_statement(log: CommunicationLog, otp: OneTimeCode, request: Co
         " RETURNING log_id"
     )
     params = [now, request.tenant_id, request.recipient, request.purpose, *log_values, *code_values]
-    with connection.cursor() as cursor:
+    with one_statement.cursor() as cursor:
         cursor.execute(sql, params)
         (log.pk,) = cursor.fetchone()
     log._state.adding = otp._state.adding = False

@@ -88,8 +88,16 @@ if DATABASE_CONNECT_TIMEOUT < 2:
 # A reused connection is checked before each request, so the first request after PostgreSQL
 # restarts gets a fresh connection instead of a 503.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The hot statements of a send and a delivery (messaging/one_statement.py) are prepared: PostgreSQL
+# plans each once per connection instead of on every run. Turn off (0) behind a connection pooler
+# that cannot carry prepared statements, e.g. PgBouncer before 1.21 in transaction mode.
+DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = DATABASE_CONNECT_TIMEOUT
+    if DATABASE_PREPARED_STATEMENTS:
+        # psycopg prepares a statement once a connection ran it this many times (0: from the first
+        # run). Only a server-side binding cursor (one_statement.cursor) prepares; Django's never do.
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
