@@ -90,8 +90,11 @@ if cooldown > 0 then scope, wait = 'cooldown', cooldown end
 for i = 3, #KEYS do
   local a = 4 + (i - 3) * 3
   local limit, window = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
   local count = redis.call('ZCARD', KEYS[i])
+  if count >= limit then
+    -- Expired sends still in the set only count high: drop them only when they could refuse.
+    count = count - redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
+  end
   if count >= limit then
     local free_at = now + window
     local oldest = redis.call('ZRANGE', KEYS[i], count - limit, count - limit, 'WITHSCORES')

@@ -69,6 +69,23 @@ def test_the_fourth_send_within_the_window_is_refused_until_the_first_leaves_it(
     assert 598 <= refused.retry_after <= 600
 
 
+def age_every_send(seconds: int) -> None:
+    """As if every send counted so far had happened `seconds` earlier (instead of waiting that long)."""
+    r = get_redis()
+    for key in r.scan_iter(_type="zset"):
+        r.zadd(key, {member: score - seconds * 1000 for member, score in r.zrange(key, 0, -1, withscores=True)})
+
+
+def test_sends_older_than_the_window_no_longer_count_and_are_dropped(no_cooldown, settings):
+    for _ in range(3):
+        send()
+    age_every_send(settings.OTP_SEND_RECIPIENT_WINDOW_SECONDS + 1)
+
+    assert [admitted() for _ in range(4)] == [True, True, True, False]
+    recipient_windows = [k for k in get_redis().scan_iter(_type="zset") if ":send:recipient:" in k]
+    assert [get_redis().zcard(k) for k in recipient_windows] == [3]  # the three expired sends are gone
+
+
 def test_a_refused_send_uses_up_no_other_allowance(no_cooldown, settings):
     settings.OTP_SEND_LIMIT_PER_IP = 5
     for _ in range(3):
