@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from urllib.parse import quote
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from messaging.models import CommunicationLog, MessageStatus
@@ -87,12 +89,27 @@ def test_with_prepared_statements_off_nothing_is_prepared(monkeypatch):
     assert CommunicationLog.objects.filter(status=MessageStatus.QUEUED).count() == RUNS
 
 
+def test_the_query_log_shows_the_prepared_statement_without_its_values():
+    with CaptureQueriesContext(connection) as captured:
+        issue(0)
+
+    [statement] = [query["sql"] for query in captured.captured_queries]
+    assert statement.startswith("WITH invalidated AS") and "user0@example.com" not in statement
+
+
+def this_database_url() -> str:
+    """The URL of the database this test run uses (a separate process reaches it the same way)."""
+    db = connection.settings_dict
+    password = f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else ""
+    return f"postgres://{quote(db['USER'])}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
 @pytest.mark.parametrize(("value", "threshold"), [("1", 0), ("0", None)])
 def test_the_setting_turns_preparing_on_and_off(value, threshold):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "otpsite.settings",
-        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
+        "DATABASE_URL": this_database_url(),
         "DATABASE_PREPARED_STATEMENTS": value,
     }
     code = (
