@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
+
+import pytest
 
 from messaging.providers.base import EmailMessage
 
@@ -13,6 +16,22 @@ T = TypeVar("T")
 
 SEND_URL = "/api/v1/auth/otp/send"
 VERIFY_URL = "/api/v1/auth/otp/verify"
+
+
+def under_ci() -> bool:
+    """Whether this run is CI's (`CI` set to anything but empty, 0, false or no)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def missing_tool(reason: str) -> NoReturn:
+    """A tool a test needs is absent: skip on a developer's machine, fail under CI.
+
+    CI installs every tool (`make test` runs scripts/ensure-test-tools.sh), so there a missing one
+    is a broken machine, not a reason to let the test's rule go unchecked.
+    """
+    if under_ci():
+        pytest.fail(f"{reason} (CI is set, so this fails instead of skipping)")
+    pytest.skip(reason)
 
 
 def wait_for(condition: Callable[[], T], *, timeout: float = 30.0, what: str = "condition") -> T:

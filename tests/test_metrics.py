@@ -16,7 +16,7 @@ from messaging.service import UnifiedMessagingService
 from otp.lifecycle import CodeRequest, issue_code
 from otp.models import OneTimeCode
 from tests.conftest import ROOT
-from tests.helpers import SEND_URL, VERIFY_URL
+from tests.helpers import SEND_URL, VERIFY_URL, missing_tool
 from tests.metrics_helpers import TOKEN, Scrape
 
 pytestmark = pytest.mark.django_db
@@ -140,7 +140,7 @@ def test_every_alert_rule_uses_exported_metrics(exported):
 def promtool() -> str:
     path = shutil.which("promtool")
     if path is None:
-        pytest.skip("promtool is not installed (Debian package 'prometheus'; `make test` installs it as root)")
+        missing_tool("promtool is not installed (Debian package 'prometheus'; `make test` installs it as root)")
     return path
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-from tests.helpers import code_in
+from tests.helpers import code_in, missing_tool
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -39,11 +38,10 @@ def offline_under_strict_csp(page, live_url: str, csp: str) -> list[str]:
 
 @pytest.fixture
 def page(monkeypatch):
-    sync_api = pytest.importorskip("playwright.sync_api")
     if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("no chromium on this machine (`make test` installs it: scripts/ensure-test-tools.sh)")
-        pytest.skip("no chromium on this machine")
+        missing_tool("no chromium on this machine (`make test` installs it: scripts/ensure-test-tools.sh)")
+    from playwright import sync_api
+
     # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are synchronous.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_api.sync_playwright() as playwright:

@@ -7,7 +7,6 @@ git ignores and CI may keep.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from django.db import connections
 
 from tests.conftest import ROOT
+from tests.helpers import missing_tool
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / ".artifacts" / "screenshots"
@@ -36,9 +36,7 @@ def live_server(django_db_setup) -> Iterator:
 def browser_page(monkeypatch) -> Iterator:
     if not CHROMIUM.exists():
         reason = "Debian's chromium is not installed (`make test` installs it as root: scripts/ensure-test-tools.sh)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+        missing_tool(reason)
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are synchronous.

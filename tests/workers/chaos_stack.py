@@ -33,7 +33,7 @@ from aiosmtpd.controller import Controller
 
 from otpsite.processes import celery_worker_command
 from tests.conftest import ROOT, SmtpSink, free_port
-from tests.helpers import code_in, wait_for
+from tests.helpers import code_in, missing_tool, wait_for
 from tests.workers.test_broker_outage import PrivateRedis
 
 PG_BIN = Path(subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip() or "/usr/bin")
@@ -268,7 +268,7 @@ def report(what: str, seconds: float, **numbers: object) -> None:
 def chaos_postgres() -> Iterator[PrivatePostgres]:
     """One private cluster per test run, with a migrated template database."""
     if shutil.which("runuser") is None or not (PG_BIN / "initdb").exists():
-        pytest.skip("initdb/pg_ctl or runuser is not installed")
+        missing_tool("initdb/pg_ctl or runuser is not installed")
     server = PrivatePostgres()
     server.start()
     server.execute("CREATE DATABASE otp_template")

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.conftest import ROOT
-from tests.helpers import wait_for
+from tests.helpers import missing_tool, wait_for
 from tests.workers.chaos_stack import report
 from tests.workers.test_broker_outage import PrivateRedis
 
@@ -84,12 +84,12 @@ def _rabbitmq_vhost() -> str:
     try:
         socket.create_connection(("127.0.0.1", 5672), timeout=1).close()
     except OSError:
-        pytest.skip("RabbitMQ is not answering on 127.0.0.1:5672")
+        missing_tool("RabbitMQ is not answering on 127.0.0.1:5672")
     vhost = f"otpsvc-test-{os.environ.get('OTPSVC_TEST_RUN_ID', 'run')}-{time.monotonic_ns() % 10**6}"
     for command in (["add_vhost", vhost], ["set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"]):
         result = subprocess.run(["rabbitmqctl", "-q", *command], capture_output=True, timeout=60)
         if result.returncode != 0:
-            pytest.skip(f"cannot make a RabbitMQ vhost of this test's own: {result.stderr.decode()[:200]}")
+            missing_tool(f"cannot make a RabbitMQ vhost of this test's own: {result.stderr.decode()[:200]}")
     return vhost
 
 
