@@ -36,6 +36,10 @@ class AttemptOutcome(models.TextChoices):
     PROVIDER_FAULT = "provider_fault", "Provider fault"
     # Invalid address or number, opted out, hard bounce: the chain stops; no breaker failure.
     RECIPIENT_FAULT = "recipient_fault", "Recipient fault"
+    # Nobody's fault: the provider asks to be tried again later (SMTP greylisting, 450/451 at RCPT).
+    # No breaker failure; the message waits for the retry, or goes on to the next provider if the
+    # wait would outlast it.
+    RETRY_LATER = "retry_later", "Retry later"
     # The provider has no credentials here; it was not called.
     SKIPPED_NOT_CONFIGURED = "skipped_not_configured", "Skipped: not configured"
     # Its circuit breaker refused the call; it was not called.

@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +23,7 @@ from messaging.logging_filters import REDACTED
 from messaging.masking import log_event
 from messaging.models import AttemptOutcome, Channel, CommunicationLog, DeliveryAttempt, MessageStatus
 from messaging.providers.base import Attachment, EmailMessage, Message, Provider, ProviderError, SmsMessage
+from messaging.refusals import outcome_of, retry_delay, worth_waiting_for
 from observability import metrics
 
 logger = logging.getLogger("messaging.service")
@@ -41,6 +43,8 @@ class DeliveryOutcome:
     cost: Decimal | None = None
     error: str = ""
     retryable: bool = False
+    # Set when a provider asked to be tried again later (greylisting): seconds to wait before the retry.
+    retry_in: float | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class _Failure:
     outcome: str
     error: str
     error_code: str = ""
+    retry_in: float | None = None
 
 
 class UnifiedMessagingService:
@@ -119,13 +124,19 @@ class UnifiedMessagingService:
         *,
         providers: Sequence[type[Provider]] | None = None,
         redact: Sequence[str] = (),
+        reason: str = "",
+        wait_until: datetime | None = None,
     ) -> DeliveryOutcome:
         """Walk the chain (or `providers`, e.g. the rest of it for a resend) for a claimed log row.
 
         Returns the outcome. On success the row is `sent`; on a recipient fault it is
         `failed`; when every provider failed or was skipped the row is left to the caller
-        (outcome.retryable), which retries later or gives up. Each string in `redact` (a one-time
-        code in the message) is hidden in a provider's error text before it is recorded anywhere.
+        (outcome.retryable), which retries later or gives up. A provider that asks to be tried
+        again later (greylisting) stops the walk with outcome.retry_in set if that retry would
+        still come before `wait_until` (when the message stops being useful); otherwise, or with no
+        `wait_until`, the walk goes on to the next provider. Each string in `redact` (a one-time
+        code in the message) is hidden in a provider's error text before it is recorded anywhere;
+        `reason` (why this walk was made, e.g. a resend) is written with each attempt.
         """
         errors: list[str] = []
         for provider_class in registry.chain(Channel(log.channel)) if providers is None else providers:
@@ -135,19 +146,21 @@ class UnifiedMessagingService:
             except _AttemptFailed as failed:
                 failure = failed.failure
                 record_attempt(
-                    log,
-                    provider_class.name,
-                    failure.outcome,
-                    started,
-                    error=failure.error,
-                    error_code=failure.error_code,
-                )
+                    log, provider_class.name, failure.outcome, started,
+                    error=failure.error, error_code=failure.error_code, reason=reason,
+                )  # fmt: skip
                 if failure.outcome == AttemptOutcome.RECIPIENT_FAULT:
                     mark_failed(log, f"{provider_class.name}: {failure.error}")
                     return DeliveryOutcome(success=False, status=MessageStatus.FAILED, error=failure.error)
                 errors.append(f"{provider_class.name}: {failure.error}")
+                if worth_waiting_for(failure.retry_in, wait_until):
+                    return DeliveryOutcome(
+                        success=False, status=log.status, error=errors[-1], retryable=True, retry_in=failure.retry_in
+                    )
                 continue
-            record_sent(log, provider_class.name, started, provider_message_id=provider_message_id, cost=price)
+            record_sent(
+                log, provider_class.name, started, provider_message_id=provider_message_id, cost=price, reason=reason
+            )
             return DeliveryOutcome(success=True, status=MessageStatus.SENT, provider=provider_class.name, cost=price)
         return DeliveryOutcome(
             success=False, status=log.status, error="; ".join(errors) or "no provider in the chain", retryable=True
@@ -170,12 +183,14 @@ class UnifiedMessagingService:
             result = provider_class().send(message)
         except ProviderError as err:
             # A provider may quote the message back in its refusal ("content rejected: ... 482913").
-            text = hidden(str(err), redact)
-            if err.recipient_fault:
+            text, outcome = hidden(str(err), redact), outcome_of(err)
+            if outcome == AttemptOutcome.PROVIDER_FAULT:
+                breaker.record_failure(permit, text)
+            else:
+                # The recipient's problem, or nobody's (try again later): it says nothing about the provider.
                 breaker.release(permit)
-                raise _AttemptFailed(_Failure(AttemptOutcome.RECIPIENT_FAULT, text, err.error_code)) from err
-            breaker.record_failure(permit, text)
-            raise _AttemptFailed(_Failure(AttemptOutcome.PROVIDER_FAULT, text, err.error_code)) from err
+            retry_in = retry_delay(err) if outcome == AttemptOutcome.RETRY_LATER else None
+            raise _AttemptFailed(_Failure(outcome, text, err.error_code, retry_in)) from err
         except Exception as err:
             # An SDK bug or an unexpected answer is the provider's fault, never the caller's.
             breaker.record_failure(permit, f"{type(err).__name__}")
@@ -200,10 +215,10 @@ class _AttemptFailed(Exception):
 
 
 def record_sent(
-    log: CommunicationLog, provider: str, started: float, *, provider_message_id: str, cost: Decimal
+    log: CommunicationLog, provider: str, started: float, *, provider_message_id: str, cost: Decimal, reason: str = ""
 ) -> None:
     """The provider took it: write its attempt and the log's `sent` state in one commit (one statement)."""
-    attempt = new_attempt(log, provider, AttemptOutcome.SENT, started)
+    attempt = new_attempt(log, provider, AttemptOutcome.SENT, started, reason=reason)
     set_sent(log, provider=provider, provider_message_id=provider_message_id, cost=cost)
     one_statement.insert_and_update(attempt, log, SENT_FIELDS)
     attempt_recorded(log, attempt)
@@ -211,18 +226,32 @@ def record_sent(
 
 
 def record_attempt(
-    log: CommunicationLog, provider: str, outcome: str, started: float, *, error: str = "", error_code: str = ""
+    log: CommunicationLog,
+    provider: str,
+    outcome: str,
+    started: float,
+    *,
+    error: str = "",
+    error_code: str = "",
+    reason: str = "",
 ) -> DeliveryAttempt:
-    attempt = new_attempt(log, provider, outcome, started, error=error, error_code=error_code)
+    attempt = new_attempt(log, provider, outcome, started, error=error, error_code=error_code, reason=reason)
     attempt.save(force_insert=True)
     attempt_recorded(log, attempt)
     return attempt
 
 
 def new_attempt(
-    log: CommunicationLog, provider: str, outcome: str, started: float, *, error: str = "", error_code: str = ""
+    log: CommunicationLog,
+    provider: str,
+    outcome: str,
+    started: float,
+    *,
+    error: str = "",
+    error_code: str = "",
+    reason: str = "",
 ) -> DeliveryAttempt:
-    """The attempt's row, not yet written."""
+    """The attempt's row, not yet written; `reason` says why it was made (a resend), written with it."""
     duration_ms = int((time.monotonic() - started) * 1000)
     return DeliveryAttempt(
         log=log,
@@ -231,6 +260,7 @@ def new_attempt(
         error=error[:2000],
         error_code=error_code[:64],
         duration_ms=duration_ms,
+        reason=reason[:200],
     )
 
 

@@ -66,17 +66,23 @@ def deliver_one_time_code(otp_id: str, *, retries: int, lease_seconds: float) ->
         mark_failed(log, "code replaced or expired before delivery")
         return DeliveryStep(done=True, reason="stale")
 
-    outcome = UnifiedMessagingService().deliver(log, render_message(otp, code), redact=[code])
+    outcome = UnifiedMessagingService().deliver(
+        log, render_message(otp, code), redact=[code], wait_until=otp.expires_at
+    )
     del code
     if not outcome.retryable:
         return DeliveryStep(done=True, reason=outcome.status)
-    return _retry_or_give_up(log, otp.expires_at, retries=retries, error=outcome.error, now=timezone.now())
+    return _retry_or_give_up(
+        log, otp.expires_at, retries=retries, error=outcome.error, now=timezone.now(), delay=outcome.retry_in
+    )
 
 
 def _retry_or_give_up(
-    log: CommunicationLog, expires_at: datetime, *, retries: int, error: str, now: datetime
+    log: CommunicationLog, expires_at: datetime, *, retries: int, error: str, now: datetime, delay: float | None
 ) -> DeliveryStep:
-    delay = backoff_delay(retries)
+    """Queue the next try after `delay` (a provider's "try again later") or the backoff, or give up."""
+    asked = delay is not None
+    delay = backoff_delay(retries) if delay is None else delay
     if retries >= settings.OTP_DELIVERY_MAX_RETRIES or now + timedelta(seconds=delay) >= expires_at:
         mark_failed(log, f"every provider failed: {error}")
         return DeliveryStep(done=True, reason="failed")
@@ -84,7 +90,9 @@ def _retry_or_give_up(
     # claimed_at is when its delivery is next due: the recovery sweep leaves it alone until then.
     due = now + timedelta(seconds=delay)
     CommunicationLog.objects.filter(pk=log.pk).update(status=MessageStatus.QUEUED, claimed_at=due, error_message=error)
-    return DeliveryStep(done=False, reason="every provider failed", retry_in=delay)
+    return DeliveryStep(
+        done=False, reason="asked to try again later" if asked else "every provider failed", retry_in=delay
+    )
 
 
 def backoff_delay(retries: int) -> float:

@@ -17,7 +17,7 @@ from django.db.models import Q, QuerySet
 from django.views.decorators.debug import sensitive_variables
 
 from messaging import registry
-from messaging.models import Channel, CommunicationLog, DeliveryAttempt, MessageStatus, ReceiptEvent
+from messaging.models import Channel, CommunicationLog, MessageStatus, ReceiptEvent
 from messaging.providers.base import Provider
 from messaging.receipts import expects_receipts
 from messaging.receipts.base import RESEND_BLAMES
@@ -70,9 +70,10 @@ def resend_through_next_provider(log_id: int, *, reason: str, now: datetime) -> 
     )
     code = generate_code()
     OneTimeCode.objects.filter(pk=otp.pk).update(resend_code_hash=hash_code(code, otp_id=resend_hash_id(otp)))
-    outcome = UnifiedMessagingService().deliver(log, render_message(otp, code), providers=providers, redact=[code])
+    outcome = UnifiedMessagingService().deliver(
+        log, render_message(otp, code), providers=providers, redact=[code], reason=f"resent: {reason}"
+    )
     del code
-    DeliveryAttempt.objects.filter(log=log).update(reason=f"resent: {reason}"[:200])
     if outcome.retryable:
         mark_failed(log, f"resend failed: {outcome.error}")
         return MessageStatus.FAILED

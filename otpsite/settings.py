@@ -189,6 +189,11 @@ OTP_SERVICE_NAME = env.str("OTP_SERVICE_NAME", default="OTP Service")
 OTP_DELIVERY_MAX_RETRIES = env.int("OTP_DELIVERY_MAX_RETRIES", default=6)
 OTP_RETRY_BACKOFF_BASE = env.float("OTP_RETRY_BACKOFF_BASE", default=5.0)
 OTP_RETRY_BACKOFF_MAX = env.float("OTP_RETRY_BACKOFF_MAX", default=120.0)
+# A provider that says "try again later" without naming a delay (SMTP greylisting) is tried again
+# after this many seconds, unless the code would expire first (then the next provider is tried).
+MESSAGING_RETRY_LATER_SECONDS = env.float("MESSAGING_RETRY_LATER_SECONDS", default=60.0)
+if MESSAGING_RETRY_LATER_SECONDS <= 0:
+    raise ImproperlyConfigured("MESSAGING_RETRY_LATER_SECONDS must be positive.")
 # A retry's ETA must not go past the visibility timeout, or Redis would hand the task out twice.
 if max(OTP_RETRY_BACKOFF_MAX, OTP_CLAIM_LEASE_SECONDS) >= CELERY_VISIBILITY_TIMEOUT:
     raise ImproperlyConfigured(

@@ -60,6 +60,8 @@ class SmtpSink:
     messages: list[ParsedEmail] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
     reject_with: str | None = None
+    # Answers to give at RCPT, one per recipient offered, before the sink accepts again (greylisting).
+    refuse_first: list[str] = field(default_factory=list)
     # A content filter: given the DATA bytes, a refusal to answer with (None accepts the message).
     reject_data: Callable[[bytes], str | None] | None = None
     # While set, DATA is never answered: the sender hangs mid-send (a worker can be killed there).
@@ -70,6 +72,8 @@ class SmtpSink:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.reject_with:
             return self.reject_with
+        if self.refuse_first:
+            return self.refuse_first.pop(0)
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

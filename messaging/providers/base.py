@@ -67,6 +67,8 @@ class ProviderError(Exception):
         sender) as opposed to a passing fault (timeout, 5xx, 429).
     recipient_fault: the recipient is at fault (invalid address or number, opted out); the chain
         stops and the breaker does not count it.
+    retry_later: nobody is at fault, the service asks to be tried again later (SMTP greylisting);
+        retry_after is its delay in seconds when it named one. The breaker does not count it.
     code, status_code, body: what the provider answered, kept for the delivery attempt.
     """
 
@@ -76,6 +78,8 @@ class ProviderError(Exception):
         *,
         permanent: bool = False,
         recipient_fault: bool = False,
+        retry_later: bool = False,
+        retry_after: float | None = None,
         code: str = "",
         status_code: int | None = None,
         body: str = "",
@@ -83,6 +87,8 @@ class ProviderError(Exception):
         super().__init__(message)
         self.permanent = permanent or recipient_fault
         self.recipient_fault = recipient_fault
+        self.retry_later = retry_later and not recipient_fault
+        self.retry_after = retry_after
         self.code = code
         self.status_code = status_code
         self.body = body[:2000]

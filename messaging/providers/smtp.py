@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import re
 import smtplib
 from email.message import EmailMessage as MIMEMessage
 from email.utils import formataddr, make_msgid
+from typing import Any
 
 from django.conf import settings
 
 from messaging.models import Channel
 from messaging.providers.base import EmailMessage, Message, Provider, ProviderError, SendResult, encoding_error
 
-# A refusal at RCPT names one recipient (450 mailbox busy or greylisted, 550 no such user, ...) and
-# says nothing about the server, except these: 421 the server is closing, 451 and 452 its own
-# trouble or storage (RFC 5321 4.2.3).
-SERVER_FAULT_RCPT_CODES = frozenset({421, 451, 452})
+# Whose problem a refusal at RCPT is, by reply code (RFC 5321 4.2.3). 450 and 451 are "try again
+# later": greylisting's answers (or a busy mailbox), nobody's fault. 421 (closing) and 452 (storage)
+# are the server's own trouble. Any other refusal names the recipient (550 no such user, ...).
+RECIPIENT_FAULT: dict[str, Any] = {"recipient_fault": True}
+RCPT_REFUSALS: dict[int, dict[str, Any]] = {
+    421: {},
+    450: {"retry_later": True},
+    451: {"retry_later": True},
+    452: {},
+}
+# "... try again in 300 seconds", "greylisted for 5 minutes": the delay a greylisting server names.
+DELAY_IN_REPLY = re.compile(r"(\d{1,5})\s*(s|secs?|seconds?|mins?|minutes?)\b", re.IGNORECASE)
 
 
 def build_mime(message: EmailMessage, *, message_id: str) -> MIMEMessage:
@@ -42,6 +52,20 @@ def as_text(reply: bytes | str) -> str:
     return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
 
 
+def delay_named_in(reply: str) -> float | None:
+    """Seconds a refusal asks the sender to wait before trying again, if it names a delay."""
+    match = DELAY_IN_REPLY.search(reply)
+    if match is None:
+        return None
+    return float(match.group(1)) * (60 if match.group(2).lower().startswith("m") else 1)
+
+
+def rcpt_refusal(code: int, reply: str) -> ProviderError:
+    blame = RCPT_REFUSALS.get(code, RECIPIENT_FAULT)
+    retry_after = delay_named_in(reply) if blame.get("retry_later") else None
+    return ProviderError(f"recipient refused: {code} {reply}", status_code=code, retry_after=retry_after, **blame)
+
+
 class SMTPProvider(Provider):
     name = "smtp"
     display_name = "SMTPProvider"
@@ -66,11 +90,7 @@ class SMTPProvider(Provider):
                 client.send_message(mime, from_addr=message.from_email, to_addrs=recipients)
         except smtplib.SMTPRecipientsRefused as err:
             code, reply = next(iter(err.recipients.values()))
-            raise ProviderError(
-                f"recipient refused: {code} {as_text(reply)}",
-                recipient_fault=code not in SERVER_FAULT_RCPT_CODES,
-                status_code=code,
-            ) from err
+            raise rcpt_refusal(code, as_text(reply)) from err
         except (smtplib.SMTPNotSupportedError, UnicodeError) as err:
             # A server without SMTPUTF8 cannot take an internationalised address: the address's problem.
             raise encoding_error(err, recipients) from err

@@ -33,7 +33,9 @@ def smtp_state() -> str:
     return breaker_for("smtp").snapshot().state
 
 
-@pytest.mark.parametrize("reply", ["450 4.7.1 <victim.person@corp.example>: greylisted", "550 5.1.1 no such user"])
+@pytest.mark.parametrize(
+    "reply", ["553 5.1.3 <victim.person@corp.example>: bad address syntax", "550 5.1.1 no such user"]
+)
 def test_a_refusal_of_one_recipient_is_a_recipient_fault(smtp_sink, reply):
     smtp_sink.reject_with = reply
     with pytest.raises(ProviderError) as raised:
@@ -41,11 +43,12 @@ def test_a_refusal_of_one_recipient_is_a_recipient_fault(smtp_sink, reply):
     assert raised.value.recipient_fault
 
 
-def test_a_server_closing_at_rcpt_is_a_provider_fault(smtp_sink):
-    smtp_sink.reject_with = "421 4.3.0 closing"
+@pytest.mark.parametrize("reply", ["421 4.3.0 closing", "452 4.3.1 insufficient system storage"])
+def test_a_server_closing_or_out_of_storage_at_rcpt_is_a_provider_fault(smtp_sink, reply):
+    smtp_sink.reject_with = reply
     with pytest.raises(ProviderError) as raised:
         SMTPProvider().send(otp_email())
-    assert not raised.value.recipient_fault
+    assert not raised.value.recipient_fault and not raised.value.retry_later
 
 
 def test_an_address_the_smtp_server_cannot_carry_is_a_recipient_fault(settings):
@@ -102,7 +105,7 @@ def test_a_stream_of_bad_recipients_never_opens_a_breaker_but_provider_faults_do
     client, smtp_sink, settings, start_worker
 ):
     start_worker()
-    smtp_sink.reject_with = "450 4.7.1 <victim.person@corp.example>: recipient refused"
+    smtp_sink.reject_with = "550 5.1.1 <victim.person@corp.example>: recipient refused"
     for n in range(2 * settings.BREAKER_FAILURE_THRESHOLD):
         assert send(client, f"victim{n}@corp.example", n).status_code == 202
 

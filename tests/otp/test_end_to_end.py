@@ -141,7 +141,7 @@ def redis_keys_containing(needle: str) -> list[str]:
 
 
 def test_smtp_refusing_puts_a_failed_attempt_with_its_error_on_the_log(client, smtp_sink, start_worker):
-    smtp_sink.reject_with = "451 4.3.0 Mailbox temporarily unavailable"
+    smtp_sink.reject_with = "452 4.3.1 Insufficient system storage"
     start_worker()
 
     assert post(client, SEND_URL, {"email": "later@example.com", "purpose": "signup"}).status_code == 202
@@ -149,10 +149,10 @@ def test_smtp_refusing_puts_a_failed_attempt_with_its_error_on_the_log(client, s
     log = wait_for(settled_log, what="the retries to run out")
     smtp_attempts = list(log.attempts.filter(provider="smtp").values_list("outcome", "error_code", "error"))
     assert log.status == MessageStatus.FAILED
-    assert "every provider failed" in log.error_message and "451" in log.error_message
+    assert "every provider failed" in log.error_message and "452" in log.error_message
     # The first try and OTP_DELIVERY_MAX_RETRIES (2 in tests) retries, each a provider fault.
     assert len(smtp_attempts) == 3
-    assert all(outcome == AttemptOutcome.PROVIDER_FAULT and code == "451" for outcome, code, _ in smtp_attempts)
+    assert all(outcome == AttemptOutcome.PROVIDER_FAULT and code == "452" for outcome, code, _ in smtp_attempts)
 
 
 def test_with_nothing_listening_for_smtp_the_task_retries_and_the_log_ends_failed(client, settings, start_worker):
