@@ -14,6 +14,12 @@ whose code is still valid gets ``deliver_otp`` published again. The log-row clai
 otp/delivery.py keeps that to one send. Rows whose code expired or was replaced meanwhile are
 settled as failed, so nothing stays pending for ever.
 
+A resend through the next provider (otp/resend.py) has a log row of its own, under the same rule:
+left ``sending`` past its lease, or ``queued`` past the grace period after the sweep published it,
+it is handed to ``resume_lost_resend`` while its code is live, which claims the row (queued ->
+sending, so one worker sends) and sends a new resend code. A code stays at one resend: the row is
+the one its claim wrote, never a second.
+
 A sweep published by beat expires after one interval: behind a backlog longer than that, where
 the owed tasks are still in the queue, it does not run, so it cannot swell the backlog further.
 """
@@ -32,6 +38,9 @@ from django.db.models import Q, QuerySet
 
 from messaging.masking import log_event
 from messaging.models import CommunicationLog, MessageStatus
+from messaging.service import mark_failed
+from otp.models import OneTimeCode
+from otp.resend import RESEND_OF, providers_after, send_resend
 
 logger = logging.getLogger("otp.recovery")
 
@@ -147,3 +156,59 @@ def backlog_report(*, now: datetime) -> dict[str, Any]:
         return {"count": None, "oldest_age_seconds": None, "error": type(err).__name__}
     age = None if pending.oldest_age_seconds is None else round(pending.oldest_age_seconds, 1)
     return {"count": pending.count, "oldest_age_seconds": age}
+
+
+def _lost_resends(*, now: datetime) -> QuerySet[CommunicationLog]:
+    return CommunicationLog.objects.filter(
+        _lost(now=now), status__in=[MessageStatus.QUEUED, MessageStatus.SENDING], metadata__has_key=RESEND_OF
+    )
+
+
+def recover_lost_resends(*, now: datetime, publish: Callable[[int], None]) -> SweepResult:
+    """Publish `resume_lost_resend` again for each lost resend whose code is live; fail the others.
+
+    `publish(resend_log_id)` is called after the rows are marked, outside the transaction.
+    """
+    with transaction.atomic():
+        rows = list(
+            _lost_resends(now=now).select_for_update(skip_locked=True).values_list("pk", "metadata")[:SWEEP_BATCH]
+        )
+        firsts = {pk: str(metadata.get(RESEND_OF, "")) for pk, metadata in rows}
+        live = set(
+            OneTimeCode.objects.filter(log__message_id__in=set(firsts.values()), expires_at__gt=now)
+            .filter(used_at__isnull=True, invalidated_at__isnull=True)
+            .values_list("log__message_id", flat=True)
+        )
+        owed = [pk for pk, first in firsts.items() if first in {str(message_id) for message_id in live}]
+        dead = [pk for pk in firsts if pk not in owed]
+        CommunicationLog.objects.filter(pk__in=owed).update(status=MessageStatus.QUEUED, claimed_at=now)
+        CommunicationLog.objects.filter(pk__in=dead).update(status=MessageStatus.FAILED, error_message=EXPIRED_ERROR)
+    for pk in owed:
+        publish(pk)
+    if owed or dead:
+        log_event(logger, "otp.recovery.resends", republished=len(owed), settled_stale=len(dead))
+    return SweepResult(republished=len(owed), settled_stale=len(dead))
+
+
+def resume_lost_resend(resend_log_id: int, *, now: datetime) -> str:
+    """Send the resend whose worker was lost, once: claim its queued log row, then send a new code.
+
+    Returns the resend log's status, or why nothing was sent.
+    """
+    claimed = CommunicationLog.objects.filter(
+        pk=resend_log_id, status=MessageStatus.QUEUED, metadata__has_key=RESEND_OF
+    ).update(status=MessageStatus.SENDING, claimed_at=now)
+    if not claimed:
+        return "not owed"  # sent, failed, or claimed by another worker
+    log = CommunicationLog.objects.get(pk=resend_log_id)
+    otp = (
+        OneTimeCode.objects.select_related("log")
+        .filter(log__message_id=log.metadata[RESEND_OF], expires_at__gt=now)
+        .filter(used_at__isnull=True, invalidated_at__isnull=True)
+        .first()
+    )
+    providers = providers_after(otp.log.channel, otp.log.provider_used) if otp and otp.log else []
+    if otp is None or not providers:
+        mark_failed(log, EXPIRED_ERROR if otp is None else "no next provider")
+        return MessageStatus.FAILED
+    return send_resend(otp, log, providers, reason=str(log.metadata.get("resend_reason", "")))

@@ -4,12 +4,15 @@ The first code is never kept, so the resend carries a fresh code whose HMAC join
 same OneTimeCode row: either verifies, once, against one attempt counter (otp.lifecycle.verify_code).
 At most one resend per code: `resent_at` is claimed with one conditional UPDATE before anything is
 sent, so a failure receipt and a receipt timeout racing each other send once. A worker that dies
-between that claim and the provider call leaves the code without its resend (never two sends).
+between that claim and the provider call leaves the resend's log row `sending`: the recovery sweep
+takes it over once its lease has run out, as it does a first send's (otp/recovery.py), and the row's
+own claim keeps that to one send.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -31,6 +34,8 @@ NO_RECEIPT = "no receipt in time"
 FAILURE_RECEIPT = "failure receipt"
 # A failure receipt asks for its resend at once; the sweep asks again only after this long.
 RECEIPT_RESEND_GRACE = timedelta(seconds=30)
+# The metadata key of a resend's log row naming the first send's message_id.
+RESEND_OF = "resend_of"
 
 
 def providers_after(channel: str, provider: str) -> list[type[Provider]]:
@@ -42,11 +47,29 @@ def providers_after(channel: str, provider: str) -> list[type[Provider]]:
     return [cls for cls in chain if cls.name != provider]
 
 
-@sensitive_variables("code")
 def resend_through_next_provider(log_id: int, *, reason: str, now: datetime) -> str:
     """Send the code of the OTP first sent as log `log_id` once more, through the next provider.
 
     Returns what happened: the resend log's status, or why nothing was sent.
+    """
+    claimed = claim_resend(log_id, reason=reason, now=now)
+    if isinstance(claimed, str):
+        return claimed
+    return send_resend(claimed.otp, claimed.log, claimed.providers, reason=reason)
+
+
+@dataclass(frozen=True)
+class ClaimedResend:
+    otp: OneTimeCode
+    log: CommunicationLog  # the resend's own log row, `sending` under this worker's claim
+    providers: list[type[Provider]]
+
+
+def claim_resend(log_id: int, *, reason: str, now: datetime) -> ClaimedResend | str:
+    """Claim the one resend of the code first sent as log `log_id` and write its log row.
+
+    Returns the claim, or why there is none. A worker that dies after this leaves the resend log
+    `sending`; the recovery sweep takes it over once its lease has run out (otp/recovery.py).
     """
     otp = OneTimeCode.objects.select_related("log").filter(log_id=log_id).first()
     if otp is None or otp.log is None:
@@ -66,8 +89,14 @@ def resend_through_next_provider(log_id: int, *, reason: str, now: datetime) -> 
         purpose=first.purpose,
         status=MessageStatus.SENDING,
         claimed_at=now,
-        metadata={**first.metadata, "resend_of": str(first.message_id), "resend_reason": reason[:200]},
+        metadata={**first.metadata, RESEND_OF: str(first.message_id), "resend_reason": reason[:200]},
     )
+    return ClaimedResend(otp=otp, log=log, providers=providers)
+
+
+@sensitive_variables("code")
+def send_resend(otp: OneTimeCode, log: CommunicationLog, providers: list[type[Provider]], *, reason: str) -> str:
+    """Send a new code for `otp` through `providers` on the claimed resend `log`. Returns its status."""
     code = generate_code()
     OneTimeCode.objects.filter(pk=otp.pk).update(resend_code_hash=hash_code(code, otp_id=resend_hash_id(otp)))
     outcome = UnifiedMessagingService().deliver(

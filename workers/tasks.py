@@ -35,14 +35,29 @@ def deliver_otp(self: Task, otp_id: str) -> str:
 @shared_task(name="workers.tasks.recover_undelivered_codes")
 def recover_undelivered_codes() -> dict[str, int]:
     """Publish delivery again for accepted codes whose task was lost (see otp/recovery.py)."""
+    from otp.recovery import recover_lost_resends
     from otp.recovery import recover_undelivered_codes as sweep
 
     try:
         result = sweep(now=timezone.now(), publish=lambda otp_id: deliver_otp.delay(otp_id))
+        resends = recover_lost_resends(now=timezone.now(), publish=lambda log_id: resume_lost_resend.delay(log_id))
     except DATABASE_DOWN:
         close_old_connections()  # the next beat tick sweeps again on a fresh connection
         return {"republished": 0, "settled_stale": 0, "database_down": 1}
-    return {"republished": result.republished, "settled_stale": result.settled_stale}
+    return {
+        "republished": result.republished,
+        "settled_stale": result.settled_stale,
+        "resends_republished": resends.republished,
+        "resends_settled_stale": resends.settled_stale,
+    }
+
+
+@shared_task(name="workers.tasks.resume_lost_resend")
+def resume_lost_resend(resend_log_id: int) -> str:
+    """Send a resend whose worker died before its provider call (published by the recovery sweep)."""
+    from otp.recovery import resume_lost_resend as resume
+
+    return resume(resend_log_id, now=timezone.now())
 
 
 @shared_task(name="workers.tasks.purge_expired_records")
