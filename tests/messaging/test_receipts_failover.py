@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from celery.signals import before_task_publish
 from django.utils import timezone
 
 from messaging.breaker import breaker_for
@@ -180,6 +181,33 @@ def test_a_failure_receipt_whose_resend_request_was_lost_is_resent_by_the_sweep(
     assert sweep(received_at + timedelta(seconds=31)) == 1
     assert len(sms_chain[1].sent_sms()) == 1
     assert sweep(received_at + timedelta(seconds=60)) == 0
+
+
+@pytest.mark.parametrize("event", [ReceiptEvent.FAILED, ReceiptEvent.BOUNCED])
+def test_a_failure_receipt_that_blames_the_recipient_is_never_resent(
+    sms_chain, sent_code, django_capture_on_commit_callbacks, event
+):
+    otp, _ = sent_code
+    dead_number = Receipt(provider="twilio", provider_message_id=otp.log.provider_message_id, event_key="failed-1",
+                          event=event, blame=Blame.RECIPIENT, code="30005")  # fmt: skip
+    published: list[str] = []
+
+    def capture(sender=None, **_):
+        published.append(sender)
+
+    before_task_publish.connect(capture, weak=False)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert apply_receipt(dead_number) == "recorded"
+    finally:
+        before_task_publish.disconnect(capture)
+    received_at = otp.log.receipts.get().received_at
+
+    assert "workers.tasks.resend_otp" not in published  # the receipt asks for no resend
+    assert sweep(received_at + timedelta(seconds=31)) == 0  # ... nor does the sweep
+    assert sweep(received_at + timedelta(seconds=200)) == 0
+    assert sms_chain[1].sent_sms() == []
+    assert CommunicationLog.objects.count() == 1
 
 
 def test_a_failure_receipt_after_delivered_counts_nothing_and_resends_nothing(

@@ -63,6 +63,17 @@ def test_a_body_that_is_not_a_json_object_gets_400(client, url, raw):
     assert response.json()
 
 
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_json_with_nan_or_infinity_is_not_json_and_gets_400_with_nothing_queued(client, constant):
+    raw = f'{{"email": "jane@example.com", "purpose": "signup", "note": {constant}}}'
+
+    response = client.post(SEND_URL, raw, content_type="application/json")
+
+    assert response.status_code == 400
+    assert "not valid JSON" in response.json()["detail"]
+    assert OneTimeCode.objects.count() == 0
+
+
 @pytest.mark.parametrize("url", [SEND_URL, VERIFY_URL])
 def test_get_is_not_allowed(client, url):
     assert client.get(url).status_code == 405

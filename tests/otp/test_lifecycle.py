@@ -175,3 +175,17 @@ def test_issuing_stores_the_rows_it_returns_and_a_resend_replaces_every_earlier_
     assert replaced.count() == 2
     assert OneTimeCode.objects.get(pk=used.pk).invalidated_at is None  # used, not replaced
     assert OneTimeCode.objects.get(pk=other_purpose.pk).invalidated_at is None
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("write_path")
+def test_a_code_issued_for_another_tenant_leaves_this_tenants_live_code_alone():
+    now = timezone.now()
+    mine = issue_known_code("123456", now=now - timedelta(seconds=5))
+    other_tenant = CodeRequest("globex", REQUEST.recipient, REQUEST.channel, REQUEST.purpose)
+
+    theirs = issue_code(other_tenant, now=now, enqueue=lambda otp_id: None)
+
+    assert OneTimeCode.objects.get(pk=mine.pk).invalidated_at is None
+    assert OneTimeCode.objects.get(pk=theirs.pk).invalidated_at is None
+    assert verify_code(REQUEST, "123456", now=now) is True

@@ -130,6 +130,18 @@ def test_the_operators_command_lists_pending_codes_masked_and_requeues_one(capsy
     assert backlog(now=timezone.now()).count == 1
 
 
+def test_an_expired_queued_code_is_not_owed_and_the_backlog_ages_from_the_oldest_owed_one():
+    owed = accepted("owed@example.com", age=30)
+    expired = accepted("expired@example.com", age=700)  # queued, never used or replaced, but dead
+    OneTimeCode.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(seconds=100))
+
+    pending = backlog(now=timezone.now())
+
+    assert pending.count == 1
+    assert 30 <= pending.oldest_age_seconds < 40
+    assert CommunicationLog.objects.get(pk=owed.log_id).status == MessageStatus.QUEUED
+
+
 @pytest.mark.parametrize(
     ("overrides", "named"),
     [

@@ -206,3 +206,39 @@ def test_the_readmes_pyjwkclient_recipe_checks_a_token_over_http(live_server, se
     )
 
     assert (claims["purpose"], claims["recipient"]) == ("signup", "jane@example.com")
+
+
+def test_after_a_rotation_the_server_itself_still_takes_tokens_of_the_retired_key(client):
+    """The retired key stays trusted for redeem and signup while its tokens can be valid, not only in the JWKS."""
+    redeemable = verification_token(client, purpose="login", email="old@example.com")
+    signup = verification_token(client, purpose="signup", email="jane@example.com")
+    key = default_api_key()
+
+    call_command("otp_signing_keys", "--rotate")
+    redeemed = client.post(
+        REDEEM_URL, {"token": redeemable}, content_type="application/json", headers={"Authorization": f"Api-Key {key}"}
+    )
+    signed_up = client.post(
+        "/api/v1/accounts/signup",
+        {"organisation_name": "Acme Inc", "email": "jane@example.com", "verification_token": signup},
+        content_type="application/json",
+    )
+
+    assert (redeemed.status_code, redeemed.json()["recipient"]) == (200, "old@example.com")
+    assert signed_up.status_code == 201 and signed_up.json()["username"] == "jane@example.com"
+
+
+def test_a_redeemed_token_says_when_the_verification_happened_not_when_the_token_expires(client, settings):
+    settings.OTP_TOKEN_TTL_SECONDS = 300
+    token = verification_token(client, purpose="login")
+    claims = jwt.decode(token, options={"verify_signature": False})
+
+    redeemed = client.post(
+        REDEEM_URL,
+        {"token": token},
+        content_type="application/json",
+        headers={"Authorization": f"Api-Key {default_api_key()}"},
+    )
+
+    assert redeemed.status_code == 200
+    assert redeemed.json()["verified_at"] == claims["iat"] != claims["exp"]
