@@ -23,7 +23,8 @@ run: $(VENV)/.runtime-installed
 services:
 	@scripts/ensure-services.sh
 
-# Debian's chromium (browser tests) and promtool (alert rules), installed with apt-get when missing.
+# Debian's chromium (browser tests), promtool (alert rules) and RabbitMQ (broker chaos test),
+# installed with apt-get when missing (as root); RabbitMQ started if stopped.
 test-tools:
 	@scripts/ensure-test-tools.sh
 

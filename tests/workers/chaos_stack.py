@@ -36,7 +36,20 @@ from tests.conftest import ROOT, SmtpSink, free_port
 from tests.helpers import code_in, missing_tool, wait_for
 from tests.workers.test_broker_outage import PrivateRedis
 
-PG_BIN = Path(subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip() or "/usr/bin")
+
+def _postgres_bin() -> Path:
+    """Where initdb and pg_ctl are: pg_config's bindir, else Debian's newest server's, else /usr/bin."""
+    if shutil.which("pg_config"):
+        found = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip()
+        if found and (Path(found) / "initdb").exists():
+            return Path(found)
+    servers = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0
+    )
+    return servers[-1].parent if servers else Path("/usr/bin")
+
+
+PG_BIN = _postgres_bin()
 
 
 class PrivatePostgres:
