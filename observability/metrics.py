@@ -25,7 +25,7 @@ ACCEPT_TO_PROVIDER_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 
 # Seconds of one provider call (timeouts are a few seconds).
 PROVIDER_CALL_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 # Attempt outcomes that were calls to the provider (the others are skips).
-CALLED_OUTCOMES = frozenset({"sent", "provider_fault", "recipient_fault"})
+CALLED_OUTCOMES = frozenset({"sent", "provider_fault", "recipient_fault", "retry_later"})
 
 SENDS = Counter(
     "otp_sends",
@@ -35,7 +35,8 @@ SENDS = Counter(
 VERIFIES = Counter("otp_verifies", "Verify requests by result (success, failure, locked, unavailable).", ["result"])
 ATTEMPTS = Counter(
     "messaging_provider_attempts",
-    "Provider attempts by channel, provider and outcome (sent, provider_fault, recipient_fault, skipped_*).",
+    "Provider attempts by channel, provider and outcome "
+    "(sent, provider_fault, recipient_fault, retry_later, skipped_*).",
     ["channel", "provider", "outcome"],
 )
 PROVIDER_CALL_SECONDS = Histogram(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 from django.utils import timezone
+from prometheus_client import REGISTRY
 
 from messaging.breaker import CLOSED, breaker_for
 from messaging.models import AttemptOutcome, CommunicationLog, DeliveryAttempt, MessageStatus
@@ -107,6 +108,17 @@ def test_a_greylisting_delay_past_the_codes_expiry_sends_through_the_next_provid
     assert attempts(otp) == [("smtp", AttemptOutcome.RETRY_LATER), ("sendgrid", AttemptOutcome.SENT)]
     assert len(sendgrid_standin.mails) == 1 and smtp_sink.messages == []
     assert smtp_breaker() == (CLOSED, 0)
+
+
+def test_a_greylisted_call_is_counted_and_timed_as_a_call_under_its_own_outcome(settings, smtp_sink):
+    settings.MESSAGING_EMAIL_PROVIDERS = ["smtp"]
+    smtp_sink.refuse_first = [GREYLISTED]
+    labels = {"provider": "smtp", "outcome": AttemptOutcome.RETRY_LATER.value}
+    before = REGISTRY.get_sample_value("messaging_provider_call_seconds_count", labels) or 0.0
+
+    deliver(queued_code())
+
+    assert REGISTRY.get_sample_value("messaging_provider_call_seconds_count", labels) == before + 1
 
 
 def test_without_a_named_delay_the_code_waits_the_configured_default(settings, smtp_sink):
