@@ -66,9 +66,9 @@ def deliver_one_time_code(otp_id: str, *, retries: int, lease_seconds: float) ->
         mark_failed(log, "code replaced or expired before delivery")
         return DeliveryStep(done=True, reason="stale")
 
-    outcome = UnifiedMessagingService().deliver(
-        log, render_message(otp, code), redact=[code], wait_until=otp.expires_at
-    )
+    # A provider's "try again later" is waited for while a retry is left; on the last try the next provider takes it.
+    wait_until = otp.expires_at if retries < settings.OTP_DELIVERY_MAX_RETRIES else None
+    outcome = UnifiedMessagingService().deliver(log, render_message(otp, code), redact=[code], wait_until=wait_until)
     del code
     if not outcome.retryable:
         return DeliveryStep(done=True, reason=outcome.status)

@@ -110,6 +110,20 @@ def test_a_greylisting_delay_past_the_codes_expiry_sends_through_the_next_provid
     assert smtp_breaker() == (CLOSED, 0)
 
 
+def test_on_the_last_retry_a_greylisted_code_goes_to_the_next_provider_instead_of_failing(
+    settings, smtp_sink, sendgrid_standin
+):
+    settings.MESSAGING_EMAIL_PROVIDERS = ["smtp", "sendgrid"]
+    smtp_sink.reject_with = GREYLISTED  # greylisted for good: this server never takes it
+    otp = queued_code()
+
+    step = deliver(otp, retries=settings.OTP_DELIVERY_MAX_RETRIES)
+
+    log = CommunicationLog.objects.get(pk=otp.log_id)
+    assert (step.done, log.status, log.provider_used) == (True, MessageStatus.SENT, "sendgrid")
+    assert len(sendgrid_standin.mails) == 1
+
+
 def test_a_greylisted_call_is_counted_and_timed_as_a_call_under_its_own_outcome(settings, smtp_sink):
     settings.MESSAGING_EMAIL_PROVIDERS = ["smtp"]
     smtp_sink.refuse_first = [GREYLISTED]
