@@ -174,12 +174,8 @@ def recover_lost_resends(*, now: datetime, publish: Callable[[int], None]) -> Sw
             _lost_resends(now=now).select_for_update(skip_locked=True).values_list("pk", "metadata")[:SWEEP_BATCH]
         )
         firsts = {pk: str(metadata.get(RESEND_OF, "")) for pk, metadata in rows}
-        live = set(
-            OneTimeCode.objects.filter(log__message_id__in=set(firsts.values()), expires_at__gt=now)
-            .filter(used_at__isnull=True, invalidated_at__isnull=True)
-            .values_list("log__message_id", flat=True)
-        )
-        owed = [pk for pk, first in firsts.items() if first in {str(message_id) for message_id in live}]
+        live = _first_sends_of_live_codes(set(firsts.values()), now=now)
+        owed = [pk for pk, first in firsts.items() if first in live]
         dead = [pk for pk in firsts if pk not in owed]
         CommunicationLog.objects.filter(pk__in=owed).update(status=MessageStatus.QUEUED, claimed_at=now)
         CommunicationLog.objects.filter(pk__in=dead).update(status=MessageStatus.FAILED, error_message=EXPIRED_ERROR)
@@ -188,6 +184,16 @@ def recover_lost_resends(*, now: datetime, publish: Callable[[int], None]) -> Sw
     if owed or dead:
         log_event(logger, "otp.recovery.resends", republished=len(owed), settled_stale=len(dead))
     return SweepResult(republished=len(owed), settled_stale=len(dead))
+
+
+def _first_sends_of_live_codes(message_ids: set[str], *, now: datetime) -> set[str]:
+    """Those of the first sends' `message_ids` whose code can still verify."""
+    live = (
+        OneTimeCode.objects.filter(log__message_id__in=message_ids, expires_at__gt=now)
+        .filter(used_at__isnull=True, invalidated_at__isnull=True)
+        .values_list("log__message_id", flat=True)
+    )
+    return {str(message_id) for message_id in live}
 
 
 def resume_lost_resend(resend_log_id: int, *, now: datetime) -> str:
