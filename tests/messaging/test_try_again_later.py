@@ -16,6 +16,7 @@ from messaging.breaker import CLOSED, breaker_for
 from messaging.models import AttemptOutcome, CommunicationLog, DeliveryAttempt, MessageStatus
 from messaging.providers.base import ProviderError
 from messaging.providers.smtp import SMTPProvider, delay_named_in
+from messaging.service import UnifiedMessagingService
 from otp.delivery import deliver_one_time_code
 from otp.lifecycle import CodeRequest, issue_code, verify_code
 from otp.models import OneTimeCode
@@ -122,6 +123,19 @@ def test_on_the_last_retry_a_greylisted_code_goes_to_the_next_provider_instead_o
     log = CommunicationLog.objects.get(pk=otp.log_id)
     assert (step.done, log.status, log.provider_used) == (True, MessageStatus.SENT, "sendgrid")
     assert len(sendgrid_standin.mails) == 1
+
+
+def test_a_message_sent_at_once_through_the_service_is_not_held_back_by_greylisting(
+    settings, smtp_sink, sendgrid_standin
+):
+    """send_email has no retry to come back with: the next provider takes the greylisted message."""
+    settings.MESSAGING_EMAIL_PROVIDERS = ["smtp", "sendgrid"]
+    smtp_sink.reject_with = GREYLISTED
+
+    result = UnifiedMessagingService().send_email("jane@example.com", "Hello", "<p>Hi</p>", "Hi")
+
+    assert (result["status"], result["provider"]) == (MessageStatus.SENT, "sendgrid")
+    assert smtp_breaker() == (CLOSED, 0)
 
 
 def test_a_greylisted_call_is_counted_and_timed_as_a_call_under_its_own_outcome(settings, smtp_sink):
