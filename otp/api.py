@@ -31,10 +31,10 @@ from accounts.tenants import resolve_tenant
 from messaging.masking import log_event
 from messaging.models import Channel
 from observability import metrics
-from otp import limits, lockout, schema
+from otp import limits, lockout, pumping, schema
 from otp.canonical import ascii_domain
 from otp.lifecycle import CodeRequest, DeliveryNotQueued, has_live_code, issue_code, verify_code
-from otp.network import client_ip
+from otp.network import client_identity
 from otp.tokens import Verified, issue_token
 from otpsite.serializers import FreshFieldsSerializer
 
@@ -154,8 +154,9 @@ def unavailable() -> Response:
 
 
 def too_many(err: limits.RateLimited) -> Response:
+    detail = pumping.REFUSED_DETAIL if err.scope == pumping.SCOPE else "Too many requests. Try again later."
     return Response(
-        {"detail": "Too many requests. Try again later.", "retry_after": err.retry_after},
+        {"detail": detail, "retry_after": err.retry_after},
         status=status.HTTP_429_TOO_MANY_REQUESTS,
         headers={"Retry-After": str(err.retry_after)},
     )
@@ -176,7 +177,7 @@ class SendCodeView(APIView):
         serializer = RecipientSerializer(data=request.data, context={"api_key": request.auth})
         serializer.is_valid(raise_exception=True)
         code_request = serializer.code_request()
-        ip = client_ip(request)
+        ip = client_identity(request, request.auth)
         try:
             if code_request.channel == Channel.SMS:
                 limits.check_sms_destination(code_request.recipient)
@@ -224,8 +225,9 @@ class VerifyCodeView(APIView):
         serializer = VerifySerializer(data=request.data, context={"api_key": request.auth})
         serializer.is_valid(raise_exception=True)
         code_request = serializer.code_request()
-        ip = client_ip(request)
-        who = {"tenant_id": code_request.tenant_id, "recipient": code_request.recipient, "client_ip": ip}
+        ip = client_identity(request, request.auth)
+        who = {"tenant_id": code_request.tenant_id, "recipient": code_request.recipient,
+               "purpose": code_request.purpose, "client_ip": ip}  # fmt: skip
         try:
             # Admitting a guess counts it as a failure at once (one atomic step), and only when a
             # live code exists: a stranger's guesses at an address with no code lock nobody out.
@@ -234,6 +236,10 @@ class VerifyCodeView(APIView):
             verified = live and verify_code(code_request, serializer.validated_data["code"], now=timezone.now())
             if verified:
                 lockout.record_success(**who)
+                if code_request.channel == Channel.SMS:
+                    pumping.record_verified(
+                        code_request.recipient, tenant_id=code_request.tenant_id, client=ip, run=limits.run_script
+                    )
         except limits.RateLimited as err:
             log_otp_event("otp.verify", code_request, result="locked", ip=ip)
             metrics.verify_finished("locked")
