@@ -122,3 +122,24 @@ def test_when_the_whole_country_is_pumped_its_prefixes_block_sooner(client, sett
     assert post(client, SEND_URL, {"phone": "+12025550100"}, "10.0.99.1").status_code == 202  # the third trips it
     assert post(client, SEND_URL, {"phone": "+12025550101"}, "10.0.98.1").status_code == 429
     assert post(client, SEND_URL, {"phone": "+12025551101"}, "10.0.97.1").status_code == 202  # the next block is open
+
+
+def test_the_admin_shows_blocked_prefixes_and_lifts_one_with_its_button(client, django_user_model, settings):
+    for n in range(10):
+        post(client, SEND_URL, {"phone": attack_number(n * 3)}, f"10.0.{n}.1")
+    staff = django_user_model.objects.create_superuser("ops", "ops@example.com", "pw-long-enough-123")
+    client.force_login(staff)
+    url = f"/{settings.ADMIN_URL}otp/onetimecode/pumping-blocks/"
+    page = client.get(url)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "+12025550" in html and "anonymous" in html and "Lift block" in html
+    lifted = client.post(url, {"source": "anonymous", "prefix": "+12025550", "country": "US"})
+    assert lifted.status_code == 302
+    assert "No prefix is blocked." in client.get(url).content.decode()
+    client.logout()
+    assert post(client, SEND_URL, {"phone": "+12025550999"}, "10.9.9.9").status_code == 202
+
+
+def test_the_blocks_page_is_for_staff_only(client, settings):
+    assert client.get(f"/{settings.ADMIN_URL}otp/onetimecode/pumping-blocks/").status_code == 302  # to the login
