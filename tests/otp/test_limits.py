@@ -280,3 +280,10 @@ def test_every_check_fails_closed_within_a_second_when_redis_is_unreachable(sett
     with pytest.raises(LimitsUnavailable):
         CALLS[name]()
     assert time.monotonic() - started < 1.0
+
+
+def test_gmail_dots_and_googlemail_buy_no_new_allowance(no_cooldown):
+    for spelling in ("jane.doe@gmail.com", "janedoe@gmail.com", "J.A.N.E.D.O.E@googlemail.com"):
+        send(spelling)
+    assert refusal(recipient="jane.d.o.e+x@googlemail.com").scope == "recipient"
+    assert admitted(recipient="jane.doe@example.com")  # dots matter at other domains
