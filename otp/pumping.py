@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import phonenumbers
 from django.conf import settings
@@ -169,7 +169,7 @@ def active_blocks() -> list[Block]:
     r = get_redis()
     now_ms = _redis_now_ms()
     blocks = []
-    for field, until in r.hgetall(_registry_key()).items():
+    for field, until in cast(dict[str, str], r.hgetall(_registry_key())).items():
         source, prefix, country = str(field).split(" ")
         if int(until) <= now_ms or not r.exists(_key(source, "block", prefix)):
             r.hdel(_registry_key(), field)
@@ -186,7 +186,7 @@ def lift_block(*, source: str, prefix: str, country: str) -> None:
 
 
 def _redis_now_ms() -> int:
-    seconds, micros = get_redis().time()
+    seconds, micros = cast(tuple[int, int], get_redis().time())
     return int(seconds) * 1000 + int(micros) // 1000
 
 
