@@ -18,7 +18,8 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -53,6 +54,14 @@ SEND_ACCEPTED = {
 }
 VERIFY_FAILED = {"verified": False, "detail": "The code is invalid or has expired."}
 UNAVAILABLE = {"detail": "The service is temporarily unavailable. Try again shortly."}
+END_USER_IP = OpenApiParameter(
+    "X-End-User-IP",
+    OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="With an API key only: the end user's IP address. Limits and lockouts then count that end "
+    "user instead of the key's shared allowance; ignored without a valid key.",
+)
 
 
 class RecipientSerializer(FreshFieldsSerializer):
@@ -171,7 +180,7 @@ class SendCodeView(APIView):
     @extend_schema(
         request=schema.one_of_recipient(RecipientSerializer, "SendRequest"),
         responses=schema.send_responses(),
-        parameters=[schema.RETRY_AFTER, schema.NO_STORE],
+        parameters=[schema.RETRY_AFTER, schema.NO_STORE, END_USER_IP],
     )
     def post(self, request: Request) -> Response:
         serializer = RecipientSerializer(data=request.data, context={"api_key": request.auth})
@@ -218,7 +227,7 @@ class VerifyCodeView(APIView):
     @extend_schema(
         request=schema.one_of_recipient(VerifySerializer, "VerifyRequest"),
         responses=schema.verify_responses(),
-        parameters=[schema.RETRY_AFTER, schema.NO_STORE],
+        parameters=[schema.RETRY_AFTER, schema.NO_STORE, END_USER_IP],
     )
     @sensitive_variables("serializer")
     def post(self, request: Request) -> Response:

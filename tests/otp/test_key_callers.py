@@ -109,3 +109,10 @@ def test_an_attacker_behind_the_backend_does_not_lock_the_victim_out(client, api
     give_latest_code(victim["email"], "123456")
     answer = post(client, VERIFY_URL, {**victim, "code": "123456"}, key=api_key, end_user=owner)
     assert answer.status_code == 200
+
+
+def test_the_openapi_schema_documents_the_end_user_header(client):
+    schema = client.get("/api/schema/", headers={"Accept": "application/vnd.oai.openapi+json"}).json()
+    for path in ("/api/v1/auth/otp/send", "/api/v1/auth/otp/verify"):
+        headers = {p["name"] for p in schema["paths"][path]["post"]["parameters"] if p["in"] == "header"}
+        assert "X-End-User-IP" in headers
