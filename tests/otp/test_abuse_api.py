@@ -19,6 +19,7 @@ from messaging.models import CommunicationLog
 from otp.codes import hash_code
 from otp.lifecycle import CodeRequest, issue_code
 from otp.models import OneTimeCode
+from otp.api import SEND_ACCEPTED
 from tests.helpers import SEND_URL, VERIFY_URL
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -128,6 +129,14 @@ def test_a_number_outside_the_allowed_countries_gets_a_field_error_and_nothing_i
     assert OneTimeCode.objects.count() == 0
     assert CommunicationLog.objects.count() == 0
     assert tasks_enqueued() == 0
+
+
+@pytest.mark.parametrize("number", ["+12025550100", "+14165550123", "+447400123456"], ids=["US", "CA", "GB"])
+def test_a_number_in_an_allowed_country_gets_202_and_a_queued_code(client, number):
+    response = post(client, SEND_URL, {"phone": number, "purpose": "login"})
+    assert (response.status_code, response.json()) == (202, SEND_ACCEPTED)
+    assert list(OneTimeCode.objects.values_list("recipient", "channel")) == [(number, "sms")]
+    assert tasks_enqueued() == 1
 
 
 # --- No enumeration, no caching, no cookies ---------------------------------------------------
