@@ -16,10 +16,10 @@ from django.utils import timezone
 from django.utils.http import parse_http_date
 
 from messaging.models import CommunicationLog
+from otp.api import SEND_ACCEPTED
 from otp.codes import hash_code
 from otp.lifecycle import CodeRequest, issue_code
 from otp.models import OneTimeCode
-from otp.api import SEND_ACCEPTED
 from tests.helpers import SEND_URL, VERIFY_URL
 
 pytestmark = pytest.mark.django_db(transaction=True)
