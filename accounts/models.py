@@ -59,3 +59,17 @@ class RedeemedToken(models.Model):
 
     class Meta:
         db_table = "redeemed_tokens"
+
+
+class AccountContact(models.Model):
+    """The canonical form of an account's contact (otp.canonical): one account per mailbox or number.
+
+    ``frank+1@example.com``, ``F.rank@gmail.com`` and ``frank@googlemail.com`` each reach one mailbox,
+    so they share this unique key and a second signup for any of them gets 409.
+    """
+
+    canonical = models.CharField(max_length=320, unique=True)
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account_contact")
+
+    class Meta:
+        db_table = "account_contacts"

@@ -16,9 +16,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Tenant
+from accounts.models import AccountContact, Tenant
+from accounts.names import refuse_invisible_characters
 from accounts.redemption import spend_token
 from otp.api import RecipientSerializer
+from otp.canonical import canonical_recipient
 from otp.schema import DETAIL, FIELD_ERRORS, body_responses, one_of_recipient
 from otp.tokens import InvalidToken, decode_token
 
@@ -40,6 +42,9 @@ class SignupSerializer(RecipientSerializer):
         max_length=4096,
         error_messages={"required": "Verify your address first.", "blank": "Verify your address first."},
     )
+
+    def validate_organisation_name(self, value: str) -> str:
+        return refuse_invisible_characters(value)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
@@ -100,11 +105,15 @@ class SignupView(APIView):
 def create_account(contact: str, organisation_name: str, claims: dict[str, Any]) -> Tenant | None:
     """One user and its tenant, spending the token; None if the token was spent already.
 
-    Raises AlreadyExists if the contact has an account (the username's uniqueness decides
-    between two concurrent signups).
+    Raises AlreadyExists if the contact, or another spelling of the same mailbox (``+tag``, Gmail's
+    dots), has an account; the unique canonical contact decides between two concurrent signups.
     """
     user_model = get_user_model()
-    if user_model.objects.filter(username=contact).exists():
+    canonical = canonical_recipient(contact)
+    if (
+        user_model.objects.filter(username=contact).exists()
+        or AccountContact.objects.filter(canonical=canonical).exists()
+    ):
         raise AlreadyExists
     try:
         with transaction.atomic():
@@ -113,6 +122,7 @@ def create_account(contact: str, organisation_name: str, claims: dict[str, Any])
             user = user_model(username=contact, email=contact if "@" in contact else "")
             user.set_unusable_password()
             user.save()
+            AccountContact.objects.create(canonical=canonical, user=user)
             return Tenant.objects.create(slug=unique_slug(organisation_name), name=organisation_name, owner=user)
     except IntegrityError as err:
         raise AlreadyExists from err

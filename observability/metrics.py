@@ -32,6 +32,11 @@ SENDS = Counter(
     "Send requests by channel and result; refused ones by reason (rate limit scope, destination, unavailable).",
     ["channel", "result", "reason"],
 )
+SMS_PUMPING_BLOCKS = Counter(
+    "otp_sms_pumping_blocks",
+    "Number prefixes the SMS pumping guard blocked (many sends, few verified), by destination country.",
+    ["country"],
+)
 VERIFIES = Counter("otp_verifies", "Verify requests by result (success, failure, locked, unavailable).", ["result"])
 ATTEMPTS = Counter(
     "messaging_provider_attempts",
@@ -83,6 +88,10 @@ def send_accepted(channel: str) -> None:
 def send_refused(channel: str, reason: str) -> None:
     """reason: a rate limit scope, "destination", or "unavailable" (a 503)."""
     SENDS.labels(channel=channel, result="refused", reason=reason).inc()
+
+
+def sms_pumping_block(country: str) -> None:
+    SMS_PUMPING_BLOCKS.labels(country=country).inc()
 
 
 def verify_finished(result: str) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.urls import URLPattern, path
 from django.utils import timezone
 
 from messaging.admin import ReadOnlyAdminMixin
 from otp.models import OneTimeCode
+from otp.pumping_admin import URL_NAME, blocks_view
 
 
 @admin.register(OneTimeCode)
@@ -32,6 +34,11 @@ class OneTimeCodeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "log",
     )
     readonly_fields = fields
+
+    def get_urls(self) -> list[URLPattern]:
+        # The SMS pumping guard's blocks live in Redis, not in a model: a page beside the codes.
+        blocks = path("pumping-blocks/", self.admin_site.admin_view(blocks_view), name=URL_NAME)
+        return [blocks, *super().get_urls()]
 
     @admin.display(description="state")
     def state(self, otp: OneTimeCode) -> str:

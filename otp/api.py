@@ -18,7 +18,8 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -31,10 +32,10 @@ from accounts.tenants import resolve_tenant
 from messaging.masking import log_event
 from messaging.models import Channel
 from observability import metrics
-from otp import limits, lockout, schema
+from otp import limits, lockout, pumping, schema
 from otp.canonical import ascii_domain
 from otp.lifecycle import CodeRequest, DeliveryNotQueued, has_live_code, issue_code, verify_code
-from otp.network import client_ip
+from otp.network import client_identity
 from otp.tokens import Verified, issue_token
 from otpsite.serializers import FreshFieldsSerializer
 
@@ -53,6 +54,14 @@ SEND_ACCEPTED = {
 }
 VERIFY_FAILED = {"verified": False, "detail": "The code is invalid or has expired."}
 UNAVAILABLE = {"detail": "The service is temporarily unavailable. Try again shortly."}
+END_USER_IP = OpenApiParameter(
+    "X-End-User-IP",
+    OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="With an API key only: the end user's IP address. Limits and lockouts then count that end "
+    "user instead of the key's shared allowance; ignored without a valid key.",
+)
 
 
 class RecipientSerializer(FreshFieldsSerializer):
@@ -154,8 +163,9 @@ def unavailable() -> Response:
 
 
 def too_many(err: limits.RateLimited) -> Response:
+    detail = pumping.REFUSED_DETAIL if err.scope == pumping.SCOPE else "Too many requests. Try again later."
     return Response(
-        {"detail": "Too many requests. Try again later.", "retry_after": err.retry_after},
+        {"detail": detail, "retry_after": err.retry_after},
         status=status.HTTP_429_TOO_MANY_REQUESTS,
         headers={"Retry-After": str(err.retry_after)},
     )
@@ -170,13 +180,13 @@ class SendCodeView(APIView):
     @extend_schema(
         request=schema.one_of_recipient(RecipientSerializer, "SendRequest"),
         responses=schema.send_responses(),
-        parameters=[schema.RETRY_AFTER, schema.NO_STORE],
+        parameters=[schema.RETRY_AFTER, schema.NO_STORE, END_USER_IP],
     )
     def post(self, request: Request) -> Response:
         serializer = RecipientSerializer(data=request.data, context={"api_key": request.auth})
         serializer.is_valid(raise_exception=True)
         code_request = serializer.code_request()
-        ip = client_ip(request)
+        ip = client_identity(request, request.auth)
         try:
             if code_request.channel == Channel.SMS:
                 limits.check_sms_destination(code_request.recipient)
@@ -217,15 +227,16 @@ class VerifyCodeView(APIView):
     @extend_schema(
         request=schema.one_of_recipient(VerifySerializer, "VerifyRequest"),
         responses=schema.verify_responses(),
-        parameters=[schema.RETRY_AFTER, schema.NO_STORE],
+        parameters=[schema.RETRY_AFTER, schema.NO_STORE, END_USER_IP],
     )
     @sensitive_variables("serializer")
     def post(self, request: Request) -> Response:
         serializer = VerifySerializer(data=request.data, context={"api_key": request.auth})
         serializer.is_valid(raise_exception=True)
         code_request = serializer.code_request()
-        ip = client_ip(request)
-        who = {"tenant_id": code_request.tenant_id, "recipient": code_request.recipient, "client_ip": ip}
+        ip = client_identity(request, request.auth)
+        who = {"tenant_id": code_request.tenant_id, "recipient": code_request.recipient,
+               "purpose": code_request.purpose, "client_ip": ip}  # fmt: skip
         try:
             # Admitting a guess counts it as a failure at once (one atomic step), and only when a
             # live code exists: a stranger's guesses at an address with no code lock nobody out.
@@ -234,6 +245,10 @@ class VerifyCodeView(APIView):
             verified = live and verify_code(code_request, serializer.validated_data["code"], now=timezone.now())
             if verified:
                 lockout.record_success(**who)
+                if code_request.channel == Channel.SMS:
+                    pumping.record_verified(
+                        code_request.recipient, tenant_id=code_request.tenant_id, client=ip, run=limits.run_script
+                    )
         except limits.RateLimited as err:
             log_otp_event("otp.verify", code_request, result="locked", ip=ip)
             metrics.verify_finished("locked")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import logging
 import math
 import secrets
@@ -27,16 +26,15 @@ import redis
 from django.conf import settings
 from redis.commands.core import Script
 
-from messaging.masking import log_event
+from observability import metrics
+from otp import pumping
 from otp.canonical import canonical_recipient
+from otp.network import ip_bucket, is_key_identity
 from otpsite.redis import get_redis, redis_key
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-# IPv6 clients are counted per /64: one subscriber usually holds a whole /64.
-_IPV6_PREFIX = 64
 
 
 class RateLimited(Exception):
@@ -68,6 +66,8 @@ class Window:
     key: str
     limit: int
     seconds: int
+    # A window of the same send whose being empty lets this one through even when full.
+    exempt_if_empty: str = ""
 
 
 # --- Lua ------------------------------------------------------------------------------------
@@ -77,54 +77,60 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-# KEYS[1] cooldown key, KEYS[2] prefix-block counter (hash: day number -> count), KEYS[3..] windows.
-# ARGV[1] member, ARGV[2] cooldown ms, ARGV[3] index in KEYS of the prefix window (0: none),
-# then for each window: limit, window ms, scope.
-# Returns {allowed 0/1, scope, retry after ms, prefix refused 0/1}; the longest wait names the scope.
+# KEYS[1] the (recipient, client) cooldown, KEYS[2..8] the SMS pumping guard's keys (otp.pumping;
+# unused unless ARGV[3] is 1), KEYS[9..] windows. ARGV[1] member, ARGV[2] cooldown ms, ARGV[3]
+# pumping guard on 0/1, ARGV[4..11] its arguments, then for each window: limit, window ms, scope,
+# and the index in KEYS of a window whose emptiness exempts this one (0: none). Returns {allowed
+# 0/1, scope, retry after ms, 1 if this send blocked its prefix}; the longest wait names the scope.
 _SEND_SCRIPT = (
     _NOW_MS
     + """
-local scope, wait, prefix_refused = '', 0, 0
+local scope, wait, tripped = '', 0, 0
+local function refuse(s, w) if w > wait then scope, wait = s, w end end
 local cooldown = redis.call('PTTL', KEYS[1])
-if cooldown > 0 then scope, wait = 'cooldown', cooldown end
-for i = 3, #KEYS do
-  local a = 4 + (i - 3) * 3
+if cooldown > 0 then refuse('cooldown', cooldown) end
+if ARGV[3] == '1' then
+"""
+    + pumping.CHECK_LUA
+    + """
+end
+local counts = {}
+for i = 9, #KEYS do
+  local a = 12 + (i - 9) * 4
   local limit, window = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
   local count = redis.call('ZCARD', KEYS[i])
+  local exempt = tonumber(ARGV[a + 3])
   if count >= limit then
     -- Expired sends still in the set only count high: drop them only when they could refuse.
     count = count - redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
   end
-  if count >= limit then
+  counts[i] = count
+  if exempt > 0 and count >= limit and counts[exempt] > 0 then
+    -- The exempting window may hold expired sends: count it exactly before deciding.
+    local exempt_window = tonumber(ARGV[12 + (exempt - 9) * 4 + 1])
+    counts[exempt] = counts[exempt] - redis.call('ZREMRANGEBYSCORE', KEYS[exempt], '-inf', now - exempt_window)
+  end
+  if count >= limit and not (exempt > 0 and counts[exempt] == 0) then
     local free_at = now + window
     local oldest = redis.call('ZRANGE', KEYS[i], count - limit, count - limit, 'WITHSCORES')
     if oldest[2] then free_at = tonumber(oldest[2]) + window end
-    if free_at - now > wait then scope, wait = ARGV[a + 2], free_at - now end
-    if i == tonumber(ARGV[3]) then prefix_refused = 1 end
+    refuse(ARGV[a + 2], free_at - now)
   end
 end
-if prefix_refused == 1 then
-  local day = math.floor(now / 86400000)
-  redis.call('HINCRBY', KEYS[2], day, 1)
-  redis.call('HDEL', KEYS[2], day - 8)
-  redis.call('PEXPIRE', KEYS[2], 8 * 86400000)
-end
-if scope ~= '' then return {0, scope, wait, prefix_refused} end
-for i = 3, #KEYS do
+if scope ~= '' then return {0, scope, wait, 0} end
+for i = 9, #KEYS do
   redis.call('ZADD', KEYS[i], now, ARGV[1])
-  redis.call('PEXPIRE', KEYS[i], ARGV[4 + (i - 3) * 3 + 1])
+  redis.call('PEXPIRE', KEYS[i], ARGV[12 + (i - 9) * 4 + 1])
 end
 if tonumber(ARGV[2]) > 0 then redis.call('SET', KEYS[1], '1', 'PX', ARGV[2]) end
-return {1, '', 0, 0}
+if ARGV[3] == '1' then
 """
-)
-
-_PREFIX_BLOCKS_TODAY_SCRIPT = (
-    _NOW_MS
+    + pumping.COUNT_LUA
     + """
-return tonumber(redis.call('HGET', KEYS[1], math.floor(now / 86400000)) or '0')
+end
+return {1, '', 0, tripped}
 """
-)
+).replace("P0", "4")
 
 _scripts: dict[str, Script] = {}
 
@@ -154,54 +160,78 @@ def fail_closed(call: Callable[[], T]) -> T:
 def check_send(*, channel: str, recipient: str, tenant_id: str, client_ip: str) -> None:
     """Count one send against every limit that applies, or refuse it without counting anything.
 
-    Limits: per recipient (any tenant), the resend cooldown, per client IP (IPv6 per /64), per
-    tenant, and for SMS the global hourly budget and the daily cap per number prefix. A refusal
-    by the prefix cap is logged as a warning and counted (see :func:`prefix_blocks_today`).
+    `client_ip` is the client's identity (otp.network.client_identity): an address, or an API
+    key's end user or the key itself. Limits: per (recipient, client) and its cooldown, per
+    recipient from all clients (past which each client still gets one send per window), per client
+    (or per key), per tenant; for SMS the source's hourly budget and the pumping guard
+    (otp.pumping). One Redis round trip. A send that blocks its prefix is logged as a warning.
 
     Raises RateLimited (scope and retry_after of the limit that frees last) or LimitsUnavailable.
     """
     digest = recipient_digest(recipient)
-    windows = send_windows(
-        channel=channel, recipient=recipient, tenant_id=tenant_id, client_ip=client_ip, digest=digest
-    )
-    prefix_index = next((i + 3 for i, w in enumerate(windows) if w.scope == "sms_prefix"), 0)
-    args: list[Any] = [secrets.token_hex(8), settings.OTP_RESEND_COOLDOWN_SECONDS * 1000, prefix_index]
-    for window in windows:
-        args += [window.limit, window.seconds * 1000, window.scope]
-    keys = [_send_key("cooldown", digest), _prefix_blocks_key(), *(w.key for w in windows)]
-    allowed, scope, wait_ms, prefix_refused = run_script(_SEND_SCRIPT, keys, args)
-    if prefix_refused:
-        cap = settings.SMS_PREFIX_DAILY_CAP
-        log_event(
-            logger, "otp.send.prefix_cap", level=logging.WARNING, prefix=_sms_prefix(recipient), cap=cap, ip=client_ip
-        )
+    client = ip_bucket(client_ip)
+    windows = send_windows(channel=channel, recipient=recipient, tenant_id=tenant_id, client_ip=client, digest=digest)
+    target = pumping.Target.of(recipient, tenant_id=tenant_id, client=client) if channel == "sms" else None
+    allowed, scope, wait_ms, tripped = _run_send(
+        cooldown_key=_send_key("cooldown", digest, client), windows=windows, target=target,
+        cooldown_ms=settings.OTP_RESEND_COOLDOWN_SECONDS * 1000,
+    )  # fmt: skip
+    if tripped and target is not None:
+        pumping.tripped(target, client_ip=client)
+        metrics.sms_pumping_block(target.country)
     if not allowed:
         raise RateLimited(scope=scope, retry_after=seconds_from_ms(wait_ms))
+
+
+def count_paid_send(*, channel: str, tenant_id: str) -> bool:
+    """Count a paid send made without a request (a receipt-driven resend) against its source's
+    budget; False, counting nothing, if the budget is spent. Raises LimitsUnavailable."""
+    if channel != "sms":
+        return True
+    allowed, _, _, _ = _run_send(cooldown_key=_send_key("none"), windows=[_sms_budget(tenant_id)], target=None,
+                                 cooldown_ms=0)  # fmt: skip
+    return bool(allowed)
+
+
+def _run_send(*, cooldown_key: str, windows: list[Window], target: pumping.Target | None, cooldown_ms: int) -> Any:
+    guard_keys = target.keys() if target else [_send_key("none")] * 7
+    guard_args = target.args() if target else [0] * pumping.ARG_COUNT
+    args: list[Any] = [secrets.token_hex(8), cooldown_ms, 1 if target else 0, *guard_args]
+    indexes = {w.scope: i + 9 for i, w in enumerate(windows)}
+    for window in windows:
+        args += [window.limit, window.seconds * 1000, window.scope, indexes.get(window.exempt_if_empty, 0)]
+    return run_script(_SEND_SCRIPT, [cooldown_key, *guard_keys, *(w.key for w in windows)], args)
 
 
 def send_windows(*, channel: str, recipient: str, digest: str, tenant_id: str, client_ip: str) -> list[Window]:
     """The sliding windows one send is counted against (the cooldown is separate).
 
-    `digest` is the recipient's :func:`recipient_digest`, which the cooldown's key uses too.
+    `digest` is the recipient's :func:`recipient_digest`; `client_ip` the client's identity.
     """
     s = settings
+    client = ip_bucket(client_ip)
     windows = [
-        Window("recipient", _send_key("recipient", digest), s.OTP_SEND_LIMIT_PER_RECIPIENT,
+        Window("recipient", _send_key("recipient", digest, client), s.OTP_SEND_LIMIT_PER_RECIPIENT,
                s.OTP_SEND_RECIPIENT_WINDOW_SECONDS),
-        Window("ip", _send_key("ip", ip_bucket(client_ip)), s.OTP_SEND_LIMIT_PER_IP, s.OTP_SEND_IP_WINDOW_SECONDS),
+        Window("recipient_cap", _send_key("recipient", digest), s.OTP_SEND_RECIPIENT_CAP,
+               s.OTP_SEND_RECIPIENT_WINDOW_SECONDS, exempt_if_empty="recipient"),
         Window("tenant", _send_key("tenant", tenant_id), s.OTP_SEND_LIMIT_PER_TENANT, s.OTP_SEND_TENANT_WINDOW_SECONDS),
     ]  # fmt: skip
+    if client.startswith("key:"):
+        key_id = "key:" + client.split(":")[1]
+        windows.append(Window("key", _send_key("key", key_id), s.OTP_SEND_LIMIT_PER_KEY, 3600))
+    if not is_key_identity(client):  # an address, or an end user named by a key
+        windows.append(Window("ip", _send_key("ip", client), s.OTP_SEND_LIMIT_PER_IP, s.OTP_SEND_IP_WINDOW_SECONDS))
     if channel == "sms":
-        windows += [
-            Window("sms_global", _send_key("sms", "global"), s.SMS_GLOBAL_HOURLY_BUDGET, 3600),
-            Window("sms_prefix", _send_key("sms", "prefix", _sms_prefix(recipient)), s.SMS_PREFIX_DAILY_CAP, 86400),
-        ]
+        windows.append(_sms_budget(tenant_id))
     return windows
 
 
-def prefix_blocks_today() -> int:
-    """How many sends the per-prefix SMS cap refused since midnight UTC (Redis time)."""
-    return int(run_script(_PREFIX_BLOCKS_TODAY_SCRIPT, [_prefix_blocks_key()], []))
+def _sms_budget(tenant_id: str) -> Window:
+    """Paid SMS per hour: anonymous traffic (the default tenant) and each tenant have their own."""
+    anonymous = tenant_id == settings.OTP_DEFAULT_TENANT
+    limit = settings.SMS_ANONYMOUS_HOURLY_BUDGET if anonymous else settings.SMS_TENANT_HOURLY_BUDGET
+    return Window("sms_budget", _send_key("sms", "budget", tenant_id), limit, 3600)
 
 
 def check_sms_destination(phone_e164: str) -> None:
@@ -231,10 +261,6 @@ def _send_key(*parts: str) -> str:
     return redis_key("send", *parts)
 
 
-def _prefix_blocks_key() -> str:
-    return _send_key("sms", "prefix_blocks")
-
-
 def recipient_digest(value: str) -> str:
     """A keyed hash of a recipient, so Redis never holds an address or a number in clear."""
     key = f"limits:{settings.OTP_HMAC_KEY}".encode()
@@ -244,24 +270,6 @@ def recipient_digest(value: str) -> str:
 def _normalise_recipient(value: str) -> str:
     # Case, a +tag or another spelling of the domain must not buy a fresh allowance.
     return canonical_recipient(value)
-
-
-def _sms_prefix(phone_e164: str) -> str:
-    """The first SMS_PREFIX_DIGITS digits of the number: a block of adjacent numbers."""
-    digits = "".join(ch for ch in phone_e164 if ch.isdigit())
-    return "+" + digits[: settings.SMS_PREFIX_DIGITS]
-
-
-def ip_bucket(client_ip: str) -> str:
-    try:
-        address = ipaddress.ip_address(client_ip)
-    except ValueError:
-        return client_ip
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return str(address.ipv4_mapped)
-    if isinstance(address, ipaddress.IPv6Address):
-        return str(ipaddress.ip_network(f"{address}/{_IPV6_PREFIX}", strict=False))
-    return str(address)
 
 
 def seconds_from_ms(milliseconds: Any) -> int:

@@ -1,11 +1,21 @@
-"""Whose address a request comes from, trusting only the configured number of proxies."""
+"""Whose address a request comes from, trusting only the configured number of proxies.
+
+A tenant's backend calling with a valid API key may name its end user's address in the
+``X-End-User-IP`` header; :func:`client_identity` turns either into the key that per-client limits
+and lockouts count against.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+
+END_USER_IP_HEADER = "X-End-User-IP"
+# IPv6 clients are counted per /64: one subscriber usually holds a whole /64.
+_IPV6_PREFIX = 64
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -28,6 +38,40 @@ def client_ip(request: HttpRequest) -> str:
     if len(forwarded) < trusted:
         return remote
     return _normalise(forwarded[-trusted]) or remote
+
+
+def client_identity(request: HttpRequest, api_key: Any | None) -> str:
+    """Whom per-client limits and lockouts count against.
+
+    Anonymous: the client's address (:func:`ip_bucket` of :func:`client_ip`); X-End-User-IP is
+    ignored, so an anonymous caller cannot pick it. A caller with an API key: ``key:<prefix>:<end
+    user's address>`` when it sends X-End-User-IP with a valid address, else ``key:<prefix>`` (the
+    key's own, larger allowance). A backend is never limited by its own address.
+    """
+    if api_key is None:
+        return ip_bucket(client_ip(request))
+    end_user = _normalise(request.META.get("HTTP_X_END_USER_IP", ""))
+    if not end_user:
+        return f"key:{api_key.prefix}"
+    return f"key:{api_key.prefix}:{ip_bucket(end_user)}"
+
+
+def is_key_identity(identity: str) -> bool:
+    """Whether the identity is an API key's own (no end user named): it gets the per-key limits."""
+    return identity.startswith("key:") and identity.count(":") == 1
+
+
+def ip_bucket(client: str) -> str:
+    """The address a limit counts: IPv4 as is, IPv6 per /64; anything else (an identity) unchanged."""
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return client
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return str(address.ipv4_mapped)
+    if isinstance(address, ipaddress.IPv6Address):
+        return str(ipaddress.ip_network(f"{address}/{_IPV6_PREFIX}", strict=False))
+    return str(address)
 
 
 def _normalise(value: str) -> str:

@@ -2,6 +2,12 @@
 
 The first code is never kept, so the resend carries a fresh code whose HMAC joins the first on the
 same OneTimeCode row: either verifies, once, against one attempt counter (otp.lifecycle.verify_code).
+Two valid codes must not give a guesser better odds, so the claim halves the guesses left (rounded
+down): with r wrong guesses left at one code a guesser's chance is r / 10^6; after the resend it is
+at most 2 x floor(r / 2) / 10^6 (5 -> 4 in a million with the defaults). A code with fewer than 2
+guesses left is not resent. Every resend is a paid send: an SMS resend counts against its source's
+hourly budget (otp.limits.count_paid_send) and is not made when that budget is spent.
+
 At most one resend per code: `resent_at` is claimed with one conditional UPDATE before anything is
 sent, so a failure receipt and a receipt timeout racing each other send once. A worker that dies
 between that claim and the provider call leaves the resend's log row `sending`: the recovery sweep
@@ -16,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet, Value
 from django.views.decorators.debug import sensitive_variables
 
 from messaging import registry
@@ -28,6 +34,7 @@ from messaging.service import UnifiedMessagingService, mark_failed
 from otp.codes import generate_code, hash_code
 from otp.delivery import render_message
 from otp.lifecycle import resend_hash_id
+from otp.limits import count_paid_send
 from otp.models import OneTimeCode
 
 NO_RECEIPT = "no receipt in time"
@@ -78,11 +85,9 @@ def claim_resend(log_id: int, *, reason: str, now: datetime) -> ClaimedResend | 
     providers = providers_after(first.channel, first.provider_used)
     if not providers:
         return "no next provider"
-    claimed = OneTimeCode.objects.filter(
-        pk=otp.pk, resent_at__isnull=True, used_at__isnull=True, invalidated_at__isnull=True, expires_at__gt=now
-    ).update(resent_at=now, resend_reason=reason[:200])
-    if not claimed:
-        return "already resent, used or expired"
+    refused = _claim(otp, reason=reason, now=now)
+    if refused:
+        return refused
     log = CommunicationLog.objects.create(
         recipient=first.recipient,
         channel=first.channel,
@@ -107,6 +112,27 @@ def send_resend(otp: OneTimeCode, log: CommunicationLog, providers: list[type[Pr
         mark_failed(log, f"resend failed: {outcome.error}")
         return MessageStatus.FAILED
     return outcome.status
+
+
+def _claim(otp: OneTimeCode, *, reason: str, now: datetime) -> str:
+    """Claim the code's one resend, halving its guesses left; or say why it may not be resent.
+
+    The budget is counted first (a lost race wastes a slot, never pays unbudgeted); raises
+    LimitsUnavailable when Redis is down, so the task is retried with nothing claimed.
+    """
+    most = settings.OTP_MAX_ATTEMPTS
+    live = OneTimeCode.objects.filter(
+        pk=otp.pk, resent_at__isnull=True, used_at__isnull=True, invalidated_at__isnull=True, expires_at__gt=now,
+        attempts__lte=most - 2,
+    )  # fmt: skip
+    if not live.exists():
+        return "already resent, used, expired or out of guesses"
+    if not count_paid_send(channel=otp.channel, tenant_id=otp.tenant_id):
+        return "SMS budget spent"
+    # attempts + ceil(left / 2): what is left is floor(left / 2) guesses, each checking two codes.
+    halved = F("attempts") + (Value(most + 1) - F("attempts")) / 2
+    claimed = live.update(resent_at=now, resend_reason=reason[:200], attempts=halved)
+    return "" if claimed else "already resent, used, expired or out of guesses"
 
 
 def logs_without_receipt(*, now: datetime) -> QuerySet[CommunicationLog]:

@@ -208,14 +208,22 @@ if OTP_CLAIM_LEASE_SECONDS + OTP_RECOVERY_SWEEP_SECONDS >= OTP_TTL_SECONDS:
 if OTP_RECOVERY_GRACE_SECONDS + OTP_RECOVERY_SWEEP_SECONDS >= OTP_TTL_SECONDS:
     raise ImproperlyConfigured("OTP_RECOVERY_GRACE_SECONDS + OTP_RECOVERY_SWEEP_SECONDS must be below OTP_TTL_SECONDS.")
 
-# Send limits (atomic counters in Redis).
+# Send limits (atomic counters in Redis). Per (recipient, client) in the recipient window; per
+# recipient from all clients OTP_SEND_RECIPIENT_CAP, past which each client still gets one send per
+# window (the cap slows a stranger's sends, it never denies the owner's first).
 OTP_SEND_LIMIT_PER_RECIPIENT = env.int("OTP_SEND_LIMIT_PER_RECIPIENT", default=3)
 OTP_SEND_RECIPIENT_WINDOW_SECONDS = env.int("OTP_SEND_RECIPIENT_WINDOW_SECONDS", default=600)
+OTP_SEND_RECIPIENT_CAP = env.int("OTP_SEND_RECIPIENT_CAP", default=10)
 OTP_SEND_LIMIT_PER_IP = env.int("OTP_SEND_LIMIT_PER_IP", default=20)
 OTP_SEND_IP_WINDOW_SECONDS = env.int("OTP_SEND_IP_WINDOW_SECONDS", default=3600)
 OTP_SEND_LIMIT_PER_TENANT = env.int("OTP_SEND_LIMIT_PER_TENANT", default=1000)
 OTP_SEND_TENANT_WINDOW_SECONDS = env.int("OTP_SEND_TENANT_WINDOW_SECONDS", default=3600)
-SMS_GLOBAL_HOURLY_BUDGET = env.int("SMS_GLOBAL_HOURLY_BUDGET", default=500)
+# Sends an API key's backend may make per hour: for all its end users together, and per end user
+# it names in X-End-User-IP the per-IP limit applies.
+OTP_SEND_LIMIT_PER_KEY = env.int("OTP_SEND_LIMIT_PER_KEY", default=1000)
+# Paid SMS per hour (every send and resend): anonymous traffic (the default tenant) and each tenant.
+SMS_ANONYMOUS_HOURLY_BUDGET = env.int("SMS_ANONYMOUS_HOURLY_BUDGET", default=500)
+SMS_TENANT_HOURLY_BUDGET = env.int("SMS_TENANT_HOURLY_BUDGET", default=500)
 # ISO 3166 alpha-2 regions an SMS may go to (SMS pumping guard).
 SMS_ALLOWED_COUNTRIES = [c.upper() for c in env.list("SMS_ALLOWED_COUNTRIES", default=["US", "CA", "GB"])]
 # phonenumbers number types an SMS may go to (the others, e.g. PREMIUM_RATE, TOLL_FREE, VOIP and
@@ -235,9 +243,23 @@ _TYPE_LISTS += [("SMS_ALLOWED_NUMBER_TYPES_BY_COUNTRY", t) for t in SMS_ALLOWED_
 for _variable, _types in _TYPE_LISTS:
     if set(_types) - _NUMBER_TYPES:
         raise ImproperlyConfigured(f"{_variable} names unknown number types {sorted(set(_types) - _NUMBER_TYPES)}.")
-SMS_PREFIX_DAILY_CAP = env.int("SMS_PREFIX_DAILY_CAP", default=20)
-# Digits of the E.164 number (after '+') that make one prefix for the daily cap.
+# Digits of the E.164 number (after '+') that make one prefix (8: a block of 1,000 numbers in +1).
 SMS_PREFIX_DIGITS = env.int("SMS_PREFIX_DIGITS", default=8)
+# SMS pumping guard (otp/pumping.py), per source (anonymous or a tenant): within the window, a prefix
+# with at least SMS_PUMPING_PREFIX_MIN_UNVERIFIED unverified sends and a verification rate under
+# SMS_PUMPING_MIN_VERIFY_RATE is blocked for SMS_PUMPING_BLOCK_SECONDS. When the whole country's
+# unverified sends reach SMS_PUMPING_COUNTRY_MIN_UNVERIFIED at a low rate, its prefixes block at
+# SMS_PUMPING_PREFIX_MIN_UNVERIFIED_UNDER_ATTACK. One client counts at most
+# SMS_PUMPING_PER_CLIENT unverified sends to one prefix, then is refused for that prefix.
+SMS_PUMPING_WINDOW_SECONDS = env.int("SMS_PUMPING_WINDOW_SECONDS", default=3600)
+SMS_PUMPING_PREFIX_MIN_UNVERIFIED = env.int("SMS_PUMPING_PREFIX_MIN_UNVERIFIED", default=10)
+SMS_PUMPING_PREFIX_MIN_UNVERIFIED_UNDER_ATTACK = env.int("SMS_PUMPING_PREFIX_MIN_UNVERIFIED_UNDER_ATTACK", default=3)
+SMS_PUMPING_COUNTRY_MIN_UNVERIFIED = env.int("SMS_PUMPING_COUNTRY_MIN_UNVERIFIED", default=50)
+SMS_PUMPING_MIN_VERIFY_RATE = env.float("SMS_PUMPING_MIN_VERIFY_RATE", default=0.5)
+SMS_PUMPING_PER_CLIENT = env.int("SMS_PUMPING_PER_CLIENT", default=3)
+SMS_PUMPING_BLOCK_SECONDS = env.int("SMS_PUMPING_BLOCK_SECONDS", default=3600)
+if not 0 < SMS_PUMPING_MIN_VERIFY_RATE <= 1:
+    raise ImproperlyConfigured("SMS_PUMPING_MIN_VERIFY_RATE must be in (0, 1].")
 # Verification tokens (JWT, ES256): lifetime, issuer, and where the signing keys live. A key file
 # (JSON, made and rotated by `manage.py otp_signing_keys --rotate`) keeps retired keys published
 # until their tokens expire; OTP_SIGNING_KEY_PEM (one PEM private key) overrides the file.
@@ -251,13 +273,22 @@ OTP_LOCKOUT_WINDOW_SECONDS = env.int("OTP_LOCKOUT_WINDOW_SECONDS", default=3600)
 OTP_LOCKOUT_BASE_SECONDS = env.int("OTP_LOCKOUT_BASE_SECONDS", default=300)
 # The longest one lock may last, however many locks came before it.
 OTP_LOCKOUT_MAX_SECONDS = env.int("OTP_LOCKOUT_MAX_SECONDS", default=86400)
-# Consecutive failures for one recipient, from any client, before every client is refused (NIST: <= 100).
+# Consecutive failures for one (tenant, recipient, purpose), from any client, within
+# OTP_LOCKOUT_RECIPIENT_WINDOW_SECONDS of the last (NIST: <= 100) before guessing slows down: then
+# each client may make one guess per OTP_SLOW_GUESS_SECONDS, so the owner's right code still passes.
 OTP_LOCKOUT_RECIPIENT_CAP = env.int("OTP_LOCKOUT_RECIPIENT_CAP", default=100)
-# Verify requests per client IP (IPv6 per /64) in a sliding window.
+OTP_LOCKOUT_RECIPIENT_WINDOW_SECONDS = env.int("OTP_LOCKOUT_RECIPIENT_WINDOW_SECONDS", default=86400)
+OTP_SLOW_GUESS_SECONDS = env.int("OTP_SLOW_GUESS_SECONDS", default=3600)
+# Verify requests per client IP (IPv6 per /64) in a sliding window; an API key without
+# X-End-User-IP gets OTP_VERIFY_LIMIT_PER_KEY instead.
 OTP_VERIFY_LIMIT_PER_IP = env.int("OTP_VERIFY_LIMIT_PER_IP", default=60)
+OTP_VERIFY_LIMIT_PER_KEY = env.int("OTP_VERIFY_LIMIT_PER_KEY", default=3000)
 OTP_VERIFY_IP_WINDOW_SECONDS = env.int("OTP_VERIFY_IP_WINDOW_SECONDS", default=3600)
-# Admin login attempts per username and per client IP in the window; past either, refused.
+# Admin login attempts per (username, client IP) and per client IP in the window; past either,
+# refused. Past ADMIN_LOGIN_USER_CEILING attempts for one username from all addresses, each address
+# gets one attempt per window for it (slowed, never denied: the owner from a new address still logs in).
 ADMIN_LOGIN_LIMIT_PER_USER = env.int("ADMIN_LOGIN_LIMIT_PER_USER", default=5)
+ADMIN_LOGIN_USER_CEILING = env.int("ADMIN_LOGIN_USER_CEILING", default=50)
 ADMIN_LOGIN_LIMIT_PER_IP = env.int("ADMIN_LOGIN_LIMIT_PER_IP", default=20)
 ADMIN_LOGIN_WINDOW_SECONDS = env.int("ADMIN_LOGIN_WINDOW_SECONDS", default=900)
 # Number of reverse proxies in front of the web server whose X-Forwarded-For entries are trusted.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,12 +14,12 @@ from otp.limits import (
     RateLimited,
     check_send,
     check_sms_destination,
-    prefix_blocks_today,
+    count_paid_send,
 )
 from otp.lockout import admit_guess, record_success
 from otpsite.redis import get_redis
 
-WHO = {"tenant_id": "acme", "recipient": "jane@example.com", "client_ip": "203.0.113.7"}
+WHO = {"tenant_id": "acme", "recipient": "jane@example.com", "purpose": "login", "client_ip": "203.0.113.7"}
 
 
 def send(recipient="jane@example.com", *, channel="email", tenant_id="acme", client_ip="203.0.113.7"):
@@ -49,16 +48,37 @@ def no_cooldown(settings):
 # --- Send limits ------------------------------------------------------------------------------
 
 
-def test_fifty_concurrent_sends_to_one_recipient_admit_exactly_three(no_cooldown):
-    barrier = threading.Barrier(50)
+def concurrently(count: int, client_of) -> list[bool]:
+    barrier = threading.Barrier(count)
 
     def one_send(n: int) -> bool:
         barrier.wait()
-        return admitted(client_ip=f"198.51.100.{n}")
+        return admitted(client_ip=client_of(n))
 
-    with ThreadPoolExecutor(max_workers=50) as pool:
-        outcomes = list(pool.map(one_send, range(50)))
-    assert outcomes.count(True) == 3
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(one_send, range(count)))
+
+
+def test_fifty_concurrent_sends_to_one_recipient_from_one_client_admit_exactly_three(no_cooldown):
+    assert concurrently(50, lambda n: "198.51.100.1").count(True) == 3
+
+
+def test_past_the_recipient_cap_fifty_concurrent_sends_from_ten_clients_admit_one_each(no_cooldown, settings):
+    settings.OTP_SEND_RECIPIENT_CAP = 3
+    for n in range(3):
+        send(client_ip=f"192.0.2.{n}")  # the cap is full
+    outcomes = concurrently(50, lambda n: f"198.51.100.{n % 10}")
+    assert outcomes.count(True) == 10  # each client's first send, and not one more
+    assert refusal(client_ip="198.51.100.1").scope == "recipient_cap"
+
+
+def test_a_stranger_holding_the_recipient_cap_does_not_stop_the_owners_first_send(no_cooldown, settings):
+    assert settings.OTP_SEND_RECIPIENT_CAP == 10
+    for n in range(10):
+        send(client_ip=f"192.0.2.{n}")  # strangers from ten addresses
+    assert refusal(client_ip="192.0.2.0").scope == "recipient_cap"
+    assert admitted(client_ip="203.0.113.50")  # the owner's own network
+    assert refusal(client_ip="203.0.113.50").scope == "recipient_cap"  # slowed: one per window past the cap
 
 
 def test_the_fourth_send_within_the_window_is_refused_until_the_first_leaves_it(no_cooldown):
@@ -82,8 +102,9 @@ def test_sends_older_than_the_window_no_longer_count_and_are_dropped(no_cooldown
     age_every_send(settings.OTP_SEND_RECIPIENT_WINDOW_SECONDS + 1)
 
     assert [admitted() for _ in range(4)] == [True, True, True, False]
-    recipient_windows = [k for k in get_redis().scan_iter(_type="zset") if ":send:recipient:" in k]
-    assert [get_redis().zcard(k) for k in recipient_windows] == [3]  # the three expired sends are gone
+    zsets = get_redis().scan_iter(_type="zset")
+    client_windows = [k for k in zsets if k.endswith(":203.0.113.7") and ":recipient:" in k]
+    assert [get_redis().zcard(k) for k in client_windows] == [3]  # the three expired sends are gone
 
 
 def test_a_refused_send_uses_up_no_other_allowance(no_cooldown, settings):
@@ -150,53 +171,52 @@ def test_a_tenant_is_limited_across_recipients_and_addresses(settings):
     assert admitted(recipient="user5@example.com", client_ip="198.51.100.5", tenant_id="other")
 
 
-def test_the_global_hourly_budget_stops_sms_but_not_email(settings):
-    settings.SMS_GLOBAL_HOURLY_BUDGET = 4
+def test_the_anonymous_sms_budget_stops_anonymous_sms_but_not_email_nor_tenants(settings):
+    settings.SMS_ANONYMOUS_HOURLY_BUDGET = 4
     # Numbers in different prefixes, from different addresses: only the budget can refuse.
     numbers = ["+12025550100", "+14165550123", "+447400123456", "+13125550199", "+16175550142"]
     for n, number in enumerate(numbers[:4]):
-        send(number, channel="sms", client_ip=f"198.51.100.{n}")
-    refused = refusal(recipient=numbers[4], channel="sms", client_ip="198.51.100.9")
-    assert refused.scope == "sms_global"
+        send(number, channel="sms", tenant_id="default", client_ip=f"198.51.100.{n}")
+    refused = refusal(recipient=numbers[4], channel="sms", tenant_id="default", client_ip="198.51.100.9")
+    assert refused.scope == "sms_budget"
     assert 3598 <= refused.retry_after <= 3600
-    assert admitted(recipient="jane@example.com", client_ip="198.51.100.9")
+    assert admitted(recipient="jane@example.com", tenant_id="default", client_ip="198.51.100.9")
+    # A tenant's SMS budget is its own: anonymous traffic spent nothing of it.
+    assert admitted(recipient=numbers[4], channel="sms", tenant_id="acme", client_ip="198.51.100.9")
 
 
-def test_a_sweep_of_adjacent_numbers_is_stopped_by_the_prefix_cap_logged_and_counted(settings, caplog):
-    settings.OTP_SEND_LIMIT_PER_IP = 1000
-    assert settings.SMS_PREFIX_DAILY_CAP == 20
-    sweep = [f"+1202555{n:04d}" for n in range(100, 140)]  # one prefix: +12025550
-    with caplog.at_level(logging.WARNING, logger="otp.limits"):
-        outcomes = [admitted(recipient=number, channel="sms") for number in sweep]
-    assert outcomes == [True] * 20 + [False] * 20
-    assert refusal(recipient="+12025550199", channel="sms").scope == "sms_prefix"
-    assert prefix_blocks_today() == 21
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 21  # one warning for each refusal counted
-    assert warnings[0] == "event=otp.send.prefix_cap prefix=+12025550 cap=20 ip=203.0.113.7"
-    assert not any(number in line for number in sweep for line in warnings)
-    assert admitted(recipient="+12025551100", channel="sms")
+def test_each_tenant_has_its_own_sms_budget(settings):
+    settings.SMS_TENANT_HOURLY_BUDGET = 2
+    for n in range(2):
+        send(f"+1202555010{n}", channel="sms", tenant_id="acme", client_ip=f"198.51.100.{n}")
+    assert refusal(recipient="+13125550199", channel="sms", tenant_id="acme", client_ip="198.51.100.7").scope == (
+        "sms_budget"
+    )
+    assert admitted(recipient="+13125550199", channel="sms", tenant_id="globex", client_ip="198.51.100.7")
+    assert admitted(recipient="+13125550198", channel="sms", tenant_id="default", client_ip="198.51.100.8")
 
 
-def test_the_prefix_cap_refuses_with_the_time_until_its_oldest_send_leaves_the_day(settings):
-    settings.SMS_PREFIX_DAILY_CAP = 1
-    send("+12025550100", channel="sms")
-    refused = refusal(recipient="+12025550101", channel="sms")
-    assert refused.scope == "sms_prefix"
-    assert 86398 <= refused.retry_after <= 86400
-
-
-def test_no_prefix_block_is_counted_while_sends_pass():
-    send("+12025550100", channel="sms")
-    assert prefix_blocks_today() == 0
+def test_a_paid_resend_counts_against_the_budget_and_is_refused_when_it_is_spent(settings):
+    settings.SMS_TENANT_HOURLY_BUDGET = 2
+    send("+12025550100", channel="sms", tenant_id="acme")
+    assert count_paid_send(channel="sms", tenant_id="acme") is True
+    assert count_paid_send(channel="sms", tenant_id="acme") is False
+    assert refusal(recipient="+13125550199", channel="sms", tenant_id="acme", client_ip="198.51.100.7").scope == (
+        "sms_budget"
+    )
+    assert count_paid_send(channel="email", tenant_id="acme") is True  # email has no paid budget
 
 
 # --- SMS destinations -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("number", ["+12025550100", "+14165550123", "+447400123456"])
-def test_numbers_in_the_allowed_countries_may_receive_sms(number):
-    check_sms_destination(number)
+def test_numbers_in_the_allowed_countries_may_receive_sms(number, settings):
+    assert check_sms_destination(number) is None
+    # The same number with its country off the allow list is refused: the check looks at it.
+    settings.SMS_ALLOWED_COUNTRIES = ["FR"]
+    with pytest.raises(DestinationRefused, match="in this country"):
+        check_sms_destination(number)
 
 
 @pytest.mark.parametrize(
@@ -236,7 +256,7 @@ def test_numbers_with_no_country_are_refused(number):
 def test_redis_never_holds_a_recipient_in_clear():
     send("jane@example.com")
     send("+12025550100", channel="sms")
-    admit_guess(tenant_id="acme", recipient="jane@example.com", client_ip="203.0.113.7", live_code=True)
+    admit_guess(**WHO, live_code=True)
     keys = " ".join(get_redis().keys("*"))
     assert "jane" not in keys
     assert "2025550100" not in keys
@@ -249,7 +269,7 @@ CALLS = {
     "check_send_sms": lambda: send("+12025550100", channel="sms"),
     "admit_guess": lambda: admit_guess(**WHO, live_code=True),
     "record_success": lambda: record_success(**WHO),
-    "prefix_blocks_today": prefix_blocks_today,
+    "count_paid_send": lambda: count_paid_send(channel="sms", tenant_id="acme"),
 }
 
 
@@ -260,3 +280,10 @@ def test_every_check_fails_closed_within_a_second_when_redis_is_unreachable(sett
     with pytest.raises(LimitsUnavailable):
         CALLS[name]()
     assert time.monotonic() - started < 1.0
+
+
+def test_gmail_dots_and_googlemail_buy_no_new_allowance(no_cooldown):
+    for spelling in ("jane.doe@gmail.com", "janedoe@gmail.com", "J.A.N.E.D.O.E@googlemail.com"):
+        send(spelling)
+    assert refusal(recipient="jane.d.o.e+x@googlemail.com").scope == "recipient"
+    assert admitted(recipient="jane.doe@example.com")  # dots matter at other domains

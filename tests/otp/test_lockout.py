@@ -9,8 +9,9 @@ import pytest
 
 from otp.limits import RateLimited
 from otp.lockout import admit_guess, record_success
+from otpsite.redis import get_redis
 
-WHO = {"tenant_id": "acme", "recipient": "jane@example.com", "client_ip": "203.0.113.7"}
+WHO = {"tenant_id": "acme", "recipient": "jane@example.com", "purpose": "login", "client_ip": "203.0.113.7"}
 
 
 def fail(times: int, *, live: bool = True, **who: str) -> None:
@@ -32,10 +33,12 @@ def test_a_client_is_locked_after_the_threshold_of_guesses_at_a_live_code(settin
     assert 299 <= refused.retry_after <= 300
 
 
-def test_guesses_when_no_live_code_exists_lock_nobody_out():
+def test_guesses_when_no_live_code_exists_lock_nobody_out(settings):
+    settings.OTP_VERIFY_LIMIT_PER_IP = 1000
     fail(50, live=False)
-    fail(9)  # still room for nine real failures
-    admit_guess(**WHO, live_code=True)
+    fail(10)  # all ten real failures are still admitted: the fifty counted nothing
+    refused = refusal()
+    assert (refused.scope, 299 <= refused.retry_after <= 300) == ("verify_lockout", True)
 
 
 def test_a_lock_holds_only_for_the_client_that_earned_it():
@@ -50,15 +53,39 @@ def test_recipient_variants_share_one_lock():
     assert refusal(recipient="JANE+x@EXAMPLE.com").scope == "verify_lockout"
 
 
-def test_a_hundred_consecutive_failures_from_many_clients_refuse_every_client(settings):
-    assert settings.OTP_LOCKOUT_RECIPIENT_CAP == 100
+def test_past_a_hundred_failures_from_many_clients_each_client_gets_one_guess_an_hour(settings):
+    assert (settings.OTP_LOCKOUT_RECIPIENT_CAP, settings.OTP_SLOW_GUESS_SECONDS) == (100, 3600)
     for n in range(10):
         fail(10, client_ip=f"198.51.100.{n}")
-    refused = refusal(client_ip="192.0.2.1")
-    assert refused.scope == "verify_lockout"
-    assert refused.retry_after > 3600
-    record_success(**{**WHO, "client_ip": "198.51.100.0"})  # a success ends the run of failures
+    # The owner, from an address that has not guessed, is admitted: their right code can pass.
     admit_guess(**{**WHO, "client_ip": "192.0.2.1"}, live_code=True)
+    refused = refusal(client_ip="192.0.2.1")
+    assert refused.scope == "verify_slowed"
+    assert 3599 <= refused.retry_after <= 3600
+    admit_guess(**{**WHO, "client_ip": "192.0.2.2"}, live_code=True)  # one more stranger, one more guess
+    assert refusal(client_ip="192.0.2.2").scope == "verify_slowed"
+    record_success(**{**WHO, "client_ip": "198.51.100.0"})  # a success ends the run of failures
+    fail(9, client_ip="192.0.2.3")  # back to the per-client threshold
+
+
+def test_ninety_nine_failures_do_not_slow_a_new_client(settings):
+    for n in range(9):
+        fail(10, client_ip=f"198.51.100.{n}")
+    fail(9, client_ip="198.51.100.9")  # 99 in all
+    fail(2, client_ip="192.0.2.1")  # the 100th is admitted, and so is a further guess from the same client...
+    assert refusal(client_ip="192.0.2.1").scope == "verify_slowed"  # ...but past the cap it slows
+
+
+def test_guesses_for_one_purpose_never_lock_another(settings):
+    fail(10, purpose="login")
+    assert refusal(purpose="login").scope == "verify_lockout"
+    admit_guess(**{**WHO, "purpose": "password_reset"}, live_code=True)
+
+
+def test_guesses_through_one_tenant_never_lock_the_recipient_out_of_another():
+    fail(10, tenant_id="acme")
+    assert refusal(tenant_id="acme").scope == "verify_lockout"
+    admit_guess(**{**WHO, "tenant_id": "globex"}, live_code=True)
 
 
 def test_verify_requests_per_ip_are_limited_with_or_without_a_code(settings):
@@ -81,14 +108,20 @@ def test_each_further_lock_doubles_up_to_the_maximum(settings):
 
 def test_a_success_forgets_failures_and_locks():
     fail(10)
+    assert refusal().scope == "verify_lockout"
     record_success(**WHO)
-    fail(9)
-    admit_guess(**WHO, live_code=True)
+    fail(10)  # the lock is gone and the count starts again from zero
+    # The next lock is a first lock again (300 s), not the doubled second one (600 s).
+    assert 299 <= refusal().retry_after <= 300
 
 
 def test_failures_outside_the_window_are_not_added_up(settings):
-    settings.OTP_LOCKOUT_WINDOW_SECONDS = 0
-    fail(30)
+    fail(9)
+    (lock,) = get_redis().keys("*:verify:lockout:*")
+    get_redis().hset(lock, "window_end", 1)  # as if the hour had passed since the first failure
+    fail(9)  # nine more, in a new window: no lock
+    fail(1)
+    assert refusal().scope == "verify_lockout"
 
 
 def test_39_parallel_guesses_admit_exactly_the_threshold():
