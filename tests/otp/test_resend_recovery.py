@@ -74,7 +74,7 @@ def test_a_recovered_resend_stays_the_codes_only_resend(first_sent, sendgrid_sta
     assert sweep_resends(later + timedelta(seconds=LEASE + 1)) == []
     assert resume_lost_resend(claim.log.pk, now=later) == "not owed"
     assert resend_through_next_provider(first_sent.log_id, reason="failure receipt", now=later) == (
-        "already resent, used or expired"
+        "already resent, used, expired or out of guesses"
     )
     assert len(sendgrid_standin.mails) == 1
     assert CommunicationLog.objects.count() == 2
