@@ -2,11 +2,14 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth.views import LogoutView
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts.signin import SignInView
 from observability.dashboard import dashboard_view
 from observability.views import metrics_view
+from otp.page_urls import LandingPage
 from otp.token_views import JwksView, RedeemTokenView
 from otpsite.admin_login import ThrottledAdminLoginForm
 from otpsite.json_errors import json_not_found
@@ -21,6 +24,9 @@ urlpatterns = [
     path("", include("messaging.urls")),
     path("", include("messaging.receipts.urls")),
     path("signup/", include("otp.page_urls")),
+    path("login/", SignInView.as_view(), name="login"),
+    path("logout/", LogoutView.as_view(next_page="/"), name="logout"),
+    path("", LandingPage.as_view(), name="landing"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file, so the page runs under script-src 'self'.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
