@@ -380,6 +380,9 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI from drf-spectacular-sidecar's static files: no CDN, works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Authorize offers only what the API reads: an API key in the Authorization header (no cookies).
+    "AUTHENTICATION_WHITELIST": ["accounts.keys.ApiKeyAuthentication"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "otp.schema.add_request_examples"],
 }
 
 # --- Logging -----------------------------------------------------------------------------
