@@ -187,3 +187,19 @@ def test_sign_in_for_an_address_without_an_account_says_sign_up(browser_page, li
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("status")).to_have_text("No account uses this address. Sign up instead.")
     expect(page).to_have_url(f"{live_server.url}/login/")
+
+
+def test_a_phone_number_is_told_about_text_messages_and_waits_in_minutes(browser_page, live_server, settings):
+    page = browser_page
+    page.goto(f"{live_server.url}/signup/")
+    page.get_by_label("Organisation name").fill("Phone Co")
+    page.get_by_label("Email or phone").fill("+14155550123")
+    page.get_by_role("button", name="Send me a code").click()
+
+    expect(page.get_by_role("status")).to_have_text(
+        "If +14155550123 can receive text messages, a code is on its way by SMS. It can take a minute."
+    )
+    # The page words long waits in minutes: the same helper the countdowns use.
+    assert page.evaluate("window.CodeFlow.waitText(420)") == "You can ask for a new code in 7\u00a0minutes."
+    assert page.evaluate("window.CodeFlow.waitText(56)") == "You can ask for a new code in 56\u00a0seconds."
+    screenshot(page, "signup-phone-sent")
