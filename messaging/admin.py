@@ -62,14 +62,14 @@ class HasFailedAttemptsFilter(admin.SimpleListFilter):
 
 @admin.register(CommunicationLog)
 class CommunicationLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    # Eight narrow columns fit a laptop screen; purpose, sent and delivered times are filters and on the detail page.
+    # Seven narrow columns fit a laptop screen; channel, purpose, sent and delivered times are filters
+    # and on the detail page (the recipient shows the channel: an address or a number).
     list_display = (
         "created_at",
-        "channel",
         "recipient",
         "state",
         "attempt_count",
-        "provider_used",
+        "provider",
         "short_error",
         "cost_with_currency",
     )
@@ -123,6 +123,10 @@ class CommunicationLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def attempt_count(self, log: CommunicationLog) -> str:
         failed = getattr(log, "n_failed", 0)
         return f"{log.n_attempts} ({failed} failed)" if failed else str(log.n_attempts)  # type: ignore[attr-defined]
+
+    @admin.display(description="provider", ordering="provider_used")
+    def provider(self, log: CommunicationLog) -> str:
+        return log.provider_used or "-"
 
     @admin.display(description="error")
     def short_error(self, log: CommunicationLog) -> str:

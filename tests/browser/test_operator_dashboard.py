@@ -87,4 +87,5 @@ def test_the_dashboard_answers_which_provider_fails_since_when_and_the_months_co
     expect(rows.first.locator(".field-recipient")).to_have_text("ops1@example.com")
     expect(rows.first.locator(".field-attempt_count")).to_have_text("2 (1 failed)")
     expect(rows.first.locator(".field-state")).to_have_text("Sent after failures")
+    expect(rows.first.locator(".field-cost_with_currency")).to_be_in_viewport(ratio=1)  # the list fits a laptop
     screenshot(page, "admin-messages-with-failed-attempts")

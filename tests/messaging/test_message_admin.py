@@ -50,7 +50,7 @@ def test_a_retrying_message_reads_as_failing_with_its_attempts_and_error(admin_c
     assert '<td class="field-attempt_count">2 (1 failed)</td>' in row
     assert '<td class="field-short_error">smtp: SMTPServerDisconnected</td>' in row
     fine = row_of(page, "fine@example.com")
-    assert '<td class="field-state">Sent</td>' in fine and '<td class="field-provider_used">smtp</td>' in fine
+    assert '<td class="field-state">Sent</td>' in fine and '<td class="field-provider">smtp</td>' in fine
 
 
 def test_the_list_filters_messages_with_failed_attempts(admin_client):
