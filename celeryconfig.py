@@ -11,6 +11,8 @@ from django.conf import settings
 
 django.setup()
 
+from otpsite.beat import WhenOwed  # noqa: E402 - needs the settings set up above
+
 broker_url = settings.CELERY_BROKER_URL
 # Results are not used: tasks report through CommunicationLog.
 task_ignore_result = True
@@ -62,21 +64,24 @@ CELERY_DB_REUSE_MAX = 1000
 timezone = "UTC"
 enable_utc = True
 
-beat_schedule = {
+beat_schedule: dict[str, dict[str, object]] = {
     "purge-expired-records": {"task": "workers.tasks.purge_expired_records", "schedule": 3600.0},
     "resend-codes-without-receipt": {
         "task": "workers.tasks.resend_codes_without_receipt",
         "schedule": settings.MESSAGING_RECEIPT_SWEEP_SECONDS,
     },
-    "read-sns-sms-receipts": {
-        "task": "workers.tasks.read_sns_sms_receipts",
-        "schedule": settings.MESSAGING_RECEIPT_SWEEP_SECONDS,
-    },
-    # The way back for codes whose task was lost (otp/recovery.py). A sweep nobody ran in time
+    # The way back for codes whose task was lost (otp/recovery.py). Beat checks the database every
+    # sweep interval and sends the sweep only when it would find something (and once a minute
+    # regardless), so Flower shows deliveries rather than empty sweeps. A sweep nobody ran in time
     # is dropped instead of piling up behind a stopped worker.
     "recover-undelivered-codes": {
         "task": "workers.tasks.recover_undelivered_codes",
-        "schedule": settings.OTP_RECOVERY_SWEEP_SECONDS,
+        "schedule": WhenOwed(settings.OTP_RECOVERY_SWEEP_SECONDS, check="otp.recovery.anything_lost", idle_every=60.0),
         "options": {"expires": settings.OTP_RECOVERY_SWEEP_SECONDS},
     },
 }
+if settings.SNS_SMS_DELIVERY_LOG_GROUPS:  # nothing to read otherwise: no empty task every 30 s
+    beat_schedule["read-sns-sms-receipts"] = {
+        "task": "workers.tasks.read_sns_sms_receipts",
+        "schedule": settings.MESSAGING_RECEIPT_SWEEP_SECONDS,
+    }

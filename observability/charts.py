@@ -12,8 +12,11 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#17becf")
-WIDTH, HEIGHT = 760, 240
-LEFT, RIGHT, TOP, BOTTOM = 56, 170, 16, 40
+PLOT_WIDTH, HEIGHT = 534, 240
+LEFT, TOP, BOTTOM = 56, 16, 40
+LEGEND_ROW = 14
+# About the width of one character of the legend's 11 px sans-serif text, with room to spare.
+LEGEND_CHAR_WIDTH = 7
 
 
 @dataclass(frozen=True)
@@ -32,10 +35,18 @@ def _nice_max(value: float) -> float:
     return value
 
 
-def _frame(title: str, labels: Sequence[str], top: float, unit: str) -> list[str]:
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+def _size(series: Sequence[Series]) -> tuple[int, int]:
+    """(width, height) that fit the plot and a legend with every series' whole name."""
+    longest = max((len(item.name) for item in series), default=0)
+    width = LEFT + PLOT_WIDTH + 34 + LEGEND_CHAR_WIDTH * longest
+    return width, max(HEIGHT, TOP + LEGEND_ROW * len(series) + 8)
+
+
+def _frame(title: str, labels: Sequence[str], top: float, unit: str, size: tuple[int, int]) -> list[str]:
+    width, height = size
+    plot_w, plot_h = PLOT_WIDTH, HEIGHT - TOP - BOTTOM
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
         f'role="img" aria-label="{escape(title)}"><title>{escape(title)}</title>',
         f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="#fafafa" stroke="#ccc"/>',
     ]
@@ -58,23 +69,25 @@ def _frame(title: str, labels: Sequence[str], top: float, unit: str) -> list[str
     return parts
 
 
-def _legend(series: Sequence[Series]) -> list[str]:
+def _legend(series: Sequence[Series], colours: Sequence[str]) -> list[str]:
     parts = []
+    x = LEFT + PLOT_WIDTH + 10
     for index, item in enumerate(series):
-        y = TOP + 14 * index
-        colour = PALETTE[index % len(PALETTE)]
-        parts.append(f'<rect x="{WIDTH - RIGHT + 10}" y="{y}" width="10" height="10" fill="{colour}"/>')
-        parts.append(
-            f'<text x="{WIDTH - RIGHT + 24}" y="{y + 9}" font-size="11" fill="#222">{escape(item.name)}</text>'
-        )
+        y = TOP + LEGEND_ROW * index
+        parts.append(f'<rect x="{x}" y="{y}" width="10" height="10" fill="{colours[index]}"/>')
+        parts.append(f'<text x="{x + 14}" y="{y + 9}" font-size="11" fill="#222">{escape(item.name)}</text>')
     return parts
+
+
+def _colours(series: Sequence[Series], colours: Sequence[str] | None) -> list[str]:
+    return list(colours) if colours else [PALETTE[i % len(PALETTE)] for i in range(len(series))]
 
 
 def line_chart(title: str, labels: Sequence[str], series: Sequence[Series], *, unit: str = "") -> SafeString:
     """One polyline per series over the labelled x positions."""
     top = _nice_max(max((v for s in series for v in s.values), default=0))
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    parts = _frame(title, labels, top, unit)
+    plot_w, plot_h = PLOT_WIDTH, HEIGHT - TOP - BOTTOM
+    parts = _frame(title, labels, top, unit, _size(series))
     for index, item in enumerate(series):
         points = " ".join(
             f"{LEFT + plot_w * (i + 0.5) / max(1, len(labels)):.1f},{TOP + plot_h * (1 - v / top):.1f}"
@@ -85,18 +98,26 @@ def line_chart(title: str, labels: Sequence[str], series: Sequence[Series], *, u
             f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2">'
             f"<title>{escape(item.name)}</title></polyline>"
         )
-    parts += _legend(series)
+    parts += _legend(series, _colours(series, None))
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped
 
 
-def stacked_bar_chart(title: str, labels: Sequence[str], series: Sequence[Series], *, unit: str = "") -> SafeString:
-    """One bar per label, stacked by series."""
+def stacked_bar_chart(
+    title: str,
+    labels: Sequence[str],
+    series: Sequence[Series],
+    *,
+    unit: str = "",
+    colours: Sequence[str] | None = None,
+) -> SafeString:
+    """One bar per label, stacked by series (in `colours`, one per series, if given)."""
     totals = [sum(s.values[i] for s in series) for i in range(len(labels))]
     top = _nice_max(max(totals, default=0))
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    plot_w, plot_h = PLOT_WIDTH, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(1, len(labels))
-    parts = _frame(title, labels, top, unit)
+    palette = _colours(series, colours)
+    parts = _frame(title, labels, top, unit, _size(series))
     for i, label in enumerate(labels):
         base = 0.0
         for index, item in enumerate(series):
@@ -105,13 +126,13 @@ def stacked_bar_chart(title: str, labels: Sequence[str], series: Sequence[Series
                 continue
             height = plot_h * value / top
             y = TOP + plot_h * (1 - (base + value) / top)
-            colour = PALETTE[index % len(PALETTE)]
+            colour = palette[index]
             parts.append(
                 f'<rect x="{LEFT + slot * i + slot * 0.15:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" '
                 f'height="{height:.1f}" fill="{colour}"><title>{escape(f"{label} {item.name}: {value:g}")}</title>'
                 "</rect>"
             )
             base += value
-    parts += _legend(series)
+    parts += _legend(series, palette)
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped

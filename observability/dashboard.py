@@ -1,4 +1,5 @@
-"""The admin dashboard (staff only): provider attempts per hour, failovers, cost per day, breakers.
+"""The admin dashboard (staff only): which provider is failing and since when, messages per hour
+by outcome, failovers, cost this calendar month and last, the oldest undelivered code.
 
 Everything but the breaker states is read from the database (DeliveryAttempt, CommunicationLog);
 breaker states come from the shared breaker store, as health reports them.
@@ -19,14 +20,28 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from messaging.breaker import all_breakers
 from messaging.models import CommunicationLog, DeliveryAttempt, MessageStatus
-from messaging.pricing import CURRENCY, with_currency
+from messaging.pricing import CURRENCY
 from observability.charts import Series, line_chart, stacked_bar_chart
+from observability.operator_answers import (
+    OUTCOMES,
+    messages_per_hour,
+    monthly_costs,
+    oldest_undelivered,
+    provider_rows,
+)
 
 HOURS = 24
 DAYS = 30
 DELIVERED = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.BOUNCED)
+# One colour per message outcome, the same on every chart: green delivered, red failed.
+OUTCOME_COLOURS = {
+    "delivered": "#1a7f37",
+    "sent": "#1f77b4",
+    "pending": "#9a6700",
+    "bounced": "#8c564b",
+    "failed": "#cf222e",
+}
 
 
 @dataclass(frozen=True)
@@ -88,36 +103,70 @@ def cost_per_day(since: datetime) -> dict[str, dict[Any, Decimal]]:
 def dashboard_context(now: datetime) -> dict[str, Any]:
     hours = hour_slots(now)
     hour_labels = [timezone.localtime(h).strftime("%H:00") for h in hours]
+    return {
+        **provider_context(),
+        **messages_context(hours, hour_labels),
+        **failover_context(hours, hour_labels),
+        **cost_context(now),
+        "oldest_undelivered": oldest_undelivered(now),
+        "hours": HOURS,
+        "days": DAYS,
+        "now": now,
+    }
+
+
+def provider_context() -> dict[str, Any]:
+    rows = provider_rows()
+    return {"providers": rows, "failing": [row for row in rows if row.state != "closed"]}
+
+
+def messages_context(hours: list[datetime], hour_labels: list[str]) -> dict[str, Any]:
+    by_outcome = messages_per_hour(hours[0])
+    shown = [outcome for outcome in OUTCOMES if outcome in by_outcome]
+    series = [Series(outcome, [by_outcome[outcome].get(h, 0) for h in hours]) for outcome in shown]
+    chart = stacked_bar_chart(
+        "Messages per hour by outcome",
+        hour_labels,
+        series,
+        colours=[OUTCOME_COLOURS[outcome] for outcome in shown],
+    )
+    totals = [(outcome, sum(by_outcome[outcome].values())) for outcome in shown]
     attempts = attempts_per_hour(hours[0])
-    attempt_series = [
-        Series(f"{provider} {outcome}", [by_hour.get(h, 0) for h in hours])
-        for (provider, outcome), by_hour in sorted(attempts.items())
-    ]
+    return {
+        "messages_chart": chart,
+        "message_totals": totals,
+        "attempt_totals": sorted(((p, o, sum(v.values())) for (p, o), v in attempts.items()), key=lambda r: r[:2]),
+    }
+
+
+def failover_context(hours: list[datetime], hour_labels: list[str]) -> dict[str, Any]:
     failovers = failovers_per_hour(hours[0])
     sent_total = sum(f.sent for f in failovers.values())
     failover_total = sum(f.failovers for f in failovers.values())
     rates = [100 * f.failovers / f.sent if (f := failovers.get(h)) and f.sent else 0 for h in hours]
-    rate_series = [Series("failover rate (%)", rates)]
+    return {
+        "failover_chart": line_chart(
+            "Failover rate per hour", hour_labels, [Series("failover rate (%)", rates)], unit="%"
+        ),
+        "sent_total": sent_total,
+        "failover_total": failover_total,
+        "failover_rate": f"{100 * failover_total / sent_total:.1f}" if sent_total else "0.0",
+    }
+
+
+def cost_context(now: datetime) -> dict[str, Any]:
     today = timezone.localdate(now)
     days = [today - timedelta(days=DAYS - 1 - i) for i in range(DAYS)]
     costs = cost_per_day(now - timedelta(days=DAYS))
     cost_series = [Series(p, [float(by_day.get(d, 0)) for d in days]) for p, by_day in sorted(costs.items())]
+    month_rows, months = monthly_costs(now)
     return {
-        "attempts_chart": line_chart("Provider attempts per hour by provider and outcome", hour_labels, attempt_series),
-        "attempt_totals": sorted(((p, o, sum(v.values())) for (p, o), v in attempts.items()), key=lambda r: r[:2]),
-        "failover_chart": line_chart("Failover rate per hour", hour_labels, rate_series, unit="%"),
-        "sent_total": sent_total,
-        "failover_total": failover_total,
-        "failover_rate": f"{100 * failover_total / sent_total:.1f}" if sent_total else "0.0",
         "cost_chart": stacked_bar_chart(
             f"Cost per day by provider ({CURRENCY})", [d.strftime("%m-%d") for d in days], cost_series, unit="$"
         ),
-        "cost_totals": sorted((p, with_currency(sum(v.values(), Decimal("0")))) for p, v in costs.items()),
+        "month_costs": month_rows,
+        "months": months,
         "currency": CURRENCY,
-        "breakers": all_breakers(),
-        "hours": HOURS,
-        "days": DAYS,
-        "now": now,
     }
 
 

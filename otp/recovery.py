@@ -73,6 +73,11 @@ def _lost(*, now: datetime) -> Q:
     return Q(queued_long_ago, status=MessageStatus.QUEUED) | Q(status=MessageStatus.SENDING, claimed_at__lt=now - lease)
 
 
+def anything_lost(*, now: datetime) -> bool:
+    """Whether a sweep now would find a row to publish again or settle (beat asks before sending it)."""
+    return pending_codes().filter(_lost(now=now)).exists()
+
+
 def recover_undelivered_codes(*, now: datetime, publish: Callable[[str], None]) -> SweepResult:
     """Publish delivery again for every lost, still valid code; settle lost codes that died.
 

@@ -49,6 +49,15 @@ REFUSED: dict[str, Any] = {
 INVALID = {"redeemed": False, "detail": "The token is invalid or has expired."}
 
 
+def other_tenant(token_tenant: str, key_tenant: str) -> dict[str, Any]:
+    """A token is readable by whoever holds it, so naming its tenant tells the caller nothing new."""
+    return {
+        "redeemed": False,
+        "detail": f"This token was issued for tenant {token_tenant!r}, not for your API key's tenant "
+        f"{key_tenant!r}. Ask for and verify codes with your API key so that tokens name your tenant.",
+    }
+
+
 class JwksView(APIView):
     """GET /.well-known/jwks.json: every public key whose tokens may still be valid."""
 
@@ -108,7 +117,9 @@ class RedeemTokenView(APIView):
             return Response(INVALID, status=status.HTTP_400_BAD_REQUEST)
         assert isinstance(request.auth, ApiKey)
         if claims["tenant"] != request.auth.tenant.slug:
-            return Response(INVALID, status=status.HTTP_400_BAD_REQUEST)
+            return Response(
+                other_tenant(claims["tenant"], request.auth.tenant.slug), status=status.HTTP_400_BAD_REQUEST
+            )
         if not spend_token(claims):
             return Response(
                 {"redeemed": False, "detail": "This token was already redeemed."}, status=status.HTTP_409_CONFLICT

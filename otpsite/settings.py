@@ -184,6 +184,8 @@ OTP_PURPOSES = env.list("OTP_PURPOSES", default=["verification", "signup", "logi
 # The purpose of a request that names none (the original design's one purpose).
 OTP_DEFAULT_PURPOSE = "verification"
 OTP_DEFAULT_TENANT = env.str("OTP_DEFAULT_TENANT", default="default")
+# Where the signup page sends a new account (e.g. your app's onboarding); empty: the page says what happens now.
+SIGNUP_SUCCESS_URL = env.str("SIGNUP_SUCCESS_URL", default="")
 OTP_SERVICE_NAME = env.str("OTP_SERVICE_NAME", default="OTP Service")
 # Delivery retries while the code is still valid (exponential backoff with full jitter).
 OTP_DELIVERY_MAX_RETRIES = env.int("OTP_DELIVERY_MAX_RETRIES", default=6)
@@ -414,6 +416,9 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI from drf-spectacular-sidecar's static files: no CDN, works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Authorize offers only what the API reads: an API key in the Authorization header (no cookies).
+    "AUTHENTICATION_WHITELIST": ["accounts.keys.ApiKeyAuthentication"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "otp.schema.add_request_examples"],
 }
 
 # --- Logging -----------------------------------------------------------------------------

@@ -2,11 +2,15 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth.views import LogoutView
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularSwaggerSplitView
 
+from accounts.signin import SignInView
 from observability.dashboard import dashboard_view
 from observability.views import metrics_view
+from otp.page_urls import LandingPage
+from otp.schema import SchemaView
 from otp.token_views import JwksView, RedeemTokenView
 from otpsite.admin_login import ThrottledAdminLoginForm
 from otpsite.json_errors import json_not_found
@@ -21,7 +25,10 @@ urlpatterns = [
     path("", include("messaging.urls")),
     path("", include("messaging.receipts.urls")),
     path("signup/", include("otp.page_urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("login/", SignInView.as_view(), name="login"),
+    path("logout/", LogoutView.as_view(next_page="/"), name="logout"),
+    path("", LandingPage.as_view(), name="landing"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
     # The split view serves its start-up script as a file, so the page runs under script-src 'self'.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("metrics", metrics_view, name="metrics"),

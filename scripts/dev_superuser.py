@@ -1,4 +1,4 @@
-"""Create the development admin user once and keep its password in DEVSTACK_RUN_DIR/admin-password."""
+"""Create the development admin user (`admin`) once; DEVSTACK_RUN_DIR/admin-password holds just its password."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ if not User.objects.filter(username="admin").exists():
     User.objects.create_superuser("admin", "admin@example.com", password)
     descriptor = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as file:
-        file.write(f"admin {password}\n")
+        file.write(f"{password}\n")
 if password_file.exists():
     password_file.chmod(0o600)  # also a file an earlier version wrote world-readable
+    user_and_password = password_file.read_text().split()
+    if len(user_and_password) == 2 and user_and_password[0] == "admin":  # an earlier version's "admin <password>"
+        password_file.write_text(f"{user_and_password[1]}\n")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -85,6 +86,32 @@ def write_private(path: Path, text: str) -> None:
         file.write(text)
 
 
+# What management commands need to reach make run's database, Redis and providers (.run/env).
+COMMAND_ENV = (
+    "DEBUG",
+    "SECURE_SSL_REDIRECT",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "MESSAGING_EMAIL_PROVIDERS",
+    "MESSAGING_SMS_PROVIDERS",
+    "SMTP_HOST",
+    "SMTP_PORT",
+)
+
+
+def env_file() -> Path:
+    return RUN_DIR / "env"
+
+
+def write_command_env(env: dict[str, str]) -> None:
+    """`.run/env`: KEY=value lines that manage.py reads while make run runs (and `set -a; . .run/env` too)."""
+    lines = [f"{name}={shlex.quote(env[name])}" for name in COMMAND_ENV if name in env]
+    header = "# Written by make run for management commands (manage.py reads it); removed when it stops.\n"
+    env_file().unlink(missing_ok=True)
+    write_private(env_file(), header + "\n".join(lines) + "\n")
+
+
 def development_env() -> dict[str, str]:
     RUN_DIR.mkdir(mode=0o700, exist_ok=True)
     RUN_DIR.chmod(0o700)
@@ -130,6 +157,7 @@ def main() -> None:
         start("redis", embedded_redis_command(port=REDIS_PORT, directory=RUN_DIR), env)
         env["REDIS_URL"] = f"redis://127.0.0.1:{REDIS_PORT}/0"
         wait_for_port(REDIS_PORT)
+    write_command_env(env)
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     subprocess.run([PYTHON, "scripts/dev_superuser.py"], cwd=ROOT, env=env, check=True)
     start("smtp", [PYTHON, "scripts/dev_smtp_sink.py", f"127.0.0.1:{SMTP_SINK_PORT}"], env)
@@ -156,13 +184,16 @@ def main() -> None:
     print(
         "\n"
         f"  Signup page:  http://127.0.0.1:{WEB_PORT}/signup/\n"
-        f"  Admin:        http://127.0.0.1:{WEB_PORT}/{admin_url}  (see {RUN_DIR / 'admin-password'})\n"
+        f"  Home:         http://127.0.0.1:{WEB_PORT}/\n"
+        f"  Admin:        http://127.0.0.1:{WEB_PORT}/{admin_url}  "
+        f"(user admin, password in {RUN_DIR / 'admin-password'})\n"
         f"  API docs:     http://127.0.0.1:{WEB_PORT}/api/docs/\n"
         f"  Health:       http://127.0.0.1:{WEB_PORT}/health/messaging\n"
         f"  Flower:       http://127.0.0.1:{FLOWER_PORT}/  (user {user}, password {password})\n"
         f"  Dashboard:    http://127.0.0.1:{WEB_PORT}/{admin_url}dashboard/\n"
         f'  Metrics:      curl -H "Authorization: Bearer $(cat {RUN_DIR / "metrics-token"})" '
         f"http://127.0.0.1:{WEB_PORT}/metrics\n"
+        f"  Commands:     python manage.py messaging_breakers (manage.py reads {env_file()} while this runs)\n"
         "  Emails and SMS appear below, from [smtp] and [worker]. Ctrl-C stops everything.\n",
         flush=True,
     )
@@ -179,3 +210,4 @@ if __name__ == "__main__":
         main()
     finally:
         stop_children()
+        env_file().unlink(missing_ok=True)  # its Redis is gone: commands go back to their own settings

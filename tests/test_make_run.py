@@ -123,6 +123,24 @@ def test_make_run_serves_the_signup_flow_with_embedded_redis_and_sqlite_and_stop
             assert stat.S_IMODE((run_dir / secret).stat().st_mode) == 0o600, secret
         assert stat.S_IMODE(run_dir.stat().st_mode) == 0o700
 
+        # make run's .run/env takes a management command to the same database and Redis, from a plain shell;
+        # the admin password file holds just the password.
+        shown = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-v", "0", "-c",
+             "from django.conf import settings; print(settings.REDIS_URL, settings.DATABASES['default']['NAME'])"],
+            cwd=ROOT, env={**{n: os.environ[n] for n in INHERITED if n in os.environ},
+                           "DEVSTACK_RUN_DIR": str(run_dir)},
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert shown.returncode == 0, shown.stderr
+        assert shown.stdout.split() == [
+            f"redis://127.0.0.1:{ports['EMBEDDED_REDIS_PORT']}/0",
+            str(tmp_path / "db.sqlite3"),
+        ]
+        assert stat.S_IMODE((run_dir / "env").stat().st_mode) == 0o600
+        admin_password = (run_dir / "admin-password").read_text()
+        assert re.fullmatch(r"[A-Za-z0-9_-]{16}\n", admin_password), admin_password
+
         # /metrics counts the web's send and the worker's delivery, behind the token make run made.
         metrics_token = (run_dir / "metrics-token").read_text().strip()
         assert get(f"{web}/metrics")[0] == 401
@@ -138,6 +156,7 @@ def test_make_run_serves_the_signup_flow_with_embedded_redis_and_sqlite_and_stop
         reader.join(timeout=10)
 
     assert stack.returncode == 0
+    assert not (tmp_path / "run" / "env").exists()  # its Redis is gone, so is the file that pointed there
     for port in ports.values():
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()

@@ -14,6 +14,10 @@ DATABASE_DOWN = (OperationalError, InterfaceError)
 DATABASE_RETRY_MAX_SECONDS = 10.0
 
 
+class DeliveryRetry(Exception):
+    """Why a delivery is tried again; Flower shows it on the task's RETRY state."""
+
+
 @shared_task(bind=True, name="workers.tasks.deliver_otp", max_retries=None)
 def deliver_otp(self: Task, otp_id: str) -> str:
     """Deliver one OneTimeCode by id; retries itself while providers are down and the code is valid.
@@ -28,8 +32,9 @@ def deliver_otp(self: Task, otp_id: str) -> str:
         close_old_connections()  # a broken connection is dropped, the retry opens a new one
         raise self.retry(exc=err, countdown=min(DATABASE_RETRY_MAX_SECONDS, 0.5 * 2**self.request.retries)) from err
     if not step.done:
-        raise self.retry(countdown=step.retry_in)
-    return step.reason
+        raise self.retry(countdown=step.retry_in, exc=DeliveryRetry(step.reason))
+    # Flower lists a delivery that needed retries as such, not as a plain success.
+    return f"{step.reason} after {self.request.retries} retries" if self.request.retries else step.reason
 
 
 @shared_task(name="workers.tasks.recover_undelivered_codes")

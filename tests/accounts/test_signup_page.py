@@ -15,16 +15,24 @@ pytestmark = pytest.mark.django_db
 SIGNUP_URL = "/api/v1/accounts/signup"
 
 
-def page(client) -> str:
-    response = client.get("/signup/")
+def page(client, path: str = "/signup/") -> str:
+    response = client.get(path)
     assert response.status_code == 200
     return response.content.decode()
 
 
-def test_the_page_has_no_inline_script_style_or_handlers(client):
-    html = page(client)
+@pytest.mark.parametrize(
+    ("path", "scripts"),
+    [
+        ("/signup/", ["codeflow.js", "signup.js"]),
+        ("/login/", ["codeflow.js", "login.js"]),
+        ("/", []),
+    ],
+)
+def test_the_pages_have_no_inline_script_style_or_handlers(client, path, scripts):
+    html = page(client, path)
 
-    assert re.findall(r"<script[^>]*>", html) == ['<script src="/static/otp/signup.js" defer>']
+    assert re.findall(r"<script[^>]*>", html) == [f'<script src="/static/otp/{name}" defer>' for name in scripts]
     assert "<style" not in html
     assert not re.search(r"\sstyle=", html)
     assert not re.search(r"\son[a-z]+=", html)
@@ -39,7 +47,7 @@ def test_the_pages_script_and_stylesheet_are_served(client):
         assert response.status_code == 200, asset
         body = b"".join(response.streaming_content)
         assert body
-    script = b"".join(client.get("/static/otp/signup.js").streaming_content).decode()
+    script = b"".join(client.get("/static/otp/codeflow.js").streaming_content).decode()
     assert "You can ask for a new code in" in script
     assert "Retry-After" in script
 

@@ -35,4 +35,4 @@ def test_the_log_page_shows_delivered_at_receipts_and_why_an_attempt_was_a_resen
     assert "resent: no receipt in time" in page
     log.refresh_from_db()
     assert log.delivered_at is not None and "Delivered at" in page
-    assert "column-status" in changelist and ">delivered<" in changelist.lower()
+    assert "column-state" in changelist and ">delivered<" in changelist.lower()

@@ -66,8 +66,8 @@ def test_the_dashboard_shows_the_failover_cost_and_breaker_from_the_records(admi
     assert "Failovers (last 24 h): 1 of 3 sent messages (33.3%)" in main
     assert re.search(r"<td>sendgrid</td><td>provider_fault</td><td>1</td>", main)
     assert re.search(r"<td>smtp</td><td>sent</td><td>3</td>", main)
-    assert "<td>smtp</td><td>0.0036 USD</td>" in main
-    assert re.search(r"<td>sendgrid</td><td class=\"otpsvc-breaker-open\">open</td>", main)
+    assert "<td>email</td><td>smtp</td><td>3</td><td>0.0036 USD</td>" in main  # this calendar month
+    assert re.search(r"<th scope=\"row\">sendgrid</th><td class=\"otpsvc-breaker-open\">open</td>", main)
 
 
 def test_the_dashboard_charts_are_inline_svg_without_script_style_or_remote_resources(admin_client, failover):
@@ -90,7 +90,7 @@ def test_message_lists_fit_a_laptop_with_times_to_the_second_and_cost_in_its_cur
     changelist = admin_client.get(reverse("admin:messaging_communicationlog_changelist")).content.decode()
     detail = admin_client.get(reverse("admin:messaging_communicationlog_change", args=[failover.pk])).content.decode()
 
-    assert list_columns(changelist) == 6
+    assert list_columns(changelist) == 7
     assert "0.0012 USD" in changelist and "0.0012 USD" in detail
     assert "0.001200" not in detail and detail.count("Cost:") == 1
     assert TIME_WITH_SECONDS_AND_ZONE.search(changelist) and TIME_WITH_SECONDS_AND_ZONE.search(detail)
@@ -117,4 +117,4 @@ def test_names_from_the_records_are_escaped_in_the_charts(admin_client):
     main = content_main(admin_client.get(DASHBOARD))
 
     assert "<img src=x" not in main
-    assert "&lt;img src=x onerror=alert(1)&gt; provider_fault" in main
+    assert "<td>&lt;img src=x onerror=alert(1)&gt;</td><td>provider_fault</td>" in main

@@ -175,6 +175,11 @@ def test_redeem_works_once_and_needs_an_api_key_of_the_tokens_tenant(client):
     )
 
     assert (anonymous.status_code, wrong_key.status_code, foreign.status_code) == (401, 401, 400)
+    assert foreign.json() == {
+        "redeemed": False,
+        "detail": "This token was issued for tenant 'default', not for your API key's tenant 'acme'. "
+        "Ask for and verify codes with your API key so that tokens name your tenant.",
+    }
     assert first.status_code == 200
     assert first.json() | {"verified_at": 0} == {
         "redeemed": True,
