@@ -75,7 +75,7 @@ def _lost(*, now: datetime) -> Q:
 
 def anything_lost(*, now: datetime) -> bool:
     """Whether a sweep now would find a row to publish again or settle (beat asks before sending it)."""
-    return pending_codes().filter(_lost(now=now)).exists()
+    return pending_codes().filter(_lost(now=now)).exists() or _lost_resends(now=now).exists()
 
 
 def recover_undelivered_codes(*, now: datetime, publish: Callable[[str], None]) -> SweepResult:

@@ -166,3 +166,13 @@ def test_the_beat_sweep_hands_a_lost_resend_to_a_real_worker_which_sends_it_once
     body = {"email": "jane@example.com", "purpose": "login", "code": code_in(mail["content"][0]["value"])}
     verified = client.post(VERIFY_URL, body, content_type="application/json")
     assert verified.status_code == 200 and verified.json()["verified"] is True
+
+
+def test_beat_sends_the_sweep_for_an_abandoned_resend_only_once_its_lease_ran_out(first_sent):
+    from otp.recovery import anything_lost
+
+    claimed_at = timezone.now()
+    claim = claim_resend(first_sent.log_id, reason="no receipt in time", now=claimed_at)
+    assert not isinstance(claim, str)
+    assert anything_lost(now=claimed_at + timedelta(seconds=LEASE - 1)) is False
+    assert anything_lost(now=claimed_at + timedelta(seconds=LEASE + 1)) is True
