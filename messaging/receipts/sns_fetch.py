@@ -32,7 +32,7 @@ class FetchBusy(FetchFailed):
 
 _lock = threading.Lock()
 _slots: dict[int, threading.BoundedSemaphore] = {}
-_failed_until: dict[str, float] = {}
+_failed_at: dict[str, float] = {}
 
 
 def _semaphore() -> threading.BoundedSemaphore:
@@ -43,23 +43,24 @@ def _semaphore() -> threading.BoundedSemaphore:
 
 def forget_failures() -> None:
     with _lock:
-        _failed_until.clear()
+        _failed_at.clear()
 
 
 def _recent_failure(url: str, now: float) -> bool:
     with _lock:
-        until = _failed_until.get(url)
-        if until is not None and until <= now:
-            del _failed_until[url]
-            until = None
-        return until is not None
+        failed_at = _failed_at.get(url)
+        if failed_at is not None and now - failed_at >= settings.SNS_CERT_FAILURE_CACHE_SECONDS:
+            del _failed_at[url]
+            failed_at = None
+        return failed_at is not None
 
 
 def _note_failure(url: str, now: float) -> None:
     with _lock:
-        if len(_failed_until) >= FAILURES_KEPT:
-            _failed_until.pop(next(iter(_failed_until)))
-        _failed_until[url] = now + settings.SNS_CERT_FAILURE_CACHE_SECONDS
+        _failed_at.pop(url, None)
+        if len(_failed_at) >= FAILURES_KEPT:  # the oldest goes first
+            _failed_at.pop(next(iter(_failed_at)))
+        _failed_at[url] = now
 
 
 def fetch(url: str) -> bytes:

@@ -118,6 +118,12 @@ def test_a_validly_signed_notification_older_than_ten_minutes_is_refused_as_a_re
     refused(sent_by_ses, post(client, sns_standin.sign(sns_standin.ses_notification(event, timestamp=old))))
 
 
+def test_a_validly_signed_notification_dated_eleven_minutes_ahead_is_refused(client, sns_standin, sent_by_ses):
+    ahead = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=11)
+    event = ses_event("Delivery", sent_by_ses.provider_message_id)
+    refused(sent_by_ses, post(client, sns_standin.sign(sns_standin.ses_notification(event, timestamp=ahead))))
+
+
 def test_a_topic_outside_the_allow_list_is_refused(client, settings, sns_standin, sent_by_ses):
     settings.SES_SNS_TOPIC_ARNS = ["arn:aws:sns:us-east-1:123456789012:other"]
     event = ses_event("Delivery", sent_by_ses.provider_message_id)

@@ -185,7 +185,9 @@ class SnsStandIn:
             def do_GET(self) -> None:
                 standin.requests.append(self.path)
                 body = standin.certificate_pem if self.path.endswith(".pem") else b"<ConfirmSubscriptionResponse/>"
-                self.send_response(200)
+                # Like AWS: only the certificate it published exists.
+                found = self.path == CERT_PATH or not self.path.endswith(".pem")
+                self.send_response(200 if found else 404)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
