@@ -68,6 +68,12 @@ beat_schedule = {
         "task": "workers.tasks.resend_codes_without_receipt",
         "schedule": settings.MESSAGING_RECEIPT_SWEEP_SECONDS,
     },
+    # Receipts that came before their message id was stored (messaging/receipts/pending.py).
+    "apply-pending-receipts": {
+        "task": "workers.tasks.apply_pending_receipts",
+        "schedule": settings.MESSAGING_PENDING_RECEIPT_SWEEP_SECONDS,
+        "options": {"expires": settings.MESSAGING_PENDING_RECEIPT_SWEEP_SECONDS},
+    },
     "read-sns-sms-receipts": {
         "task": "workers.tasks.read_sns_sms_receipts",
         "schedule": settings.MESSAGING_RECEIPT_SWEEP_SECONDS,

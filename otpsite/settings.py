@@ -333,6 +333,7 @@ MESSAGING_RECEIPT_CLOCK_SKEW_SECONDS = env.int("MESSAGING_RECEIPT_CLOCK_SKEW_SEC
 # provider) and is applied by beat once the id appears.
 MESSAGING_PENDING_RECEIPT_TTL_SECONDS = env.int("MESSAGING_PENDING_RECEIPT_TTL_SECONDS", default=600)
 MESSAGING_PENDING_RECEIPTS_MAX = env.int("MESSAGING_PENDING_RECEIPTS_MAX", default=2000)
+MESSAGING_PENDING_RECEIPT_SWEEP_SECONDS = env.float("MESSAGING_PENDING_RECEIPT_SWEEP_SECONDS", default=5.0)
 
 # Where the console SMS provider writes messages: '-' for standard output, or a file path.
 CONSOLE_SMS_OUTPUT = env.str("CONSOLE_SMS_OUTPUT", default="-")
