@@ -37,7 +37,7 @@ class ReceiptRefused(Exception):
 
 
 class ReceiptUnavailable(Exception):
-    """What proves the callback cannot be had right now (a certificate fetch failed or is busy): 503."""
+    """The callback cannot be checked right now (its certificate fetch failed, or too many run): 503."""
 
 
 class MalformedReceipt(Exception):
