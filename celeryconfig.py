@@ -70,6 +70,17 @@ beat_schedule: dict[str, dict[str, object]] = {
         "task": "workers.tasks.resend_codes_without_receipt",
         "schedule": settings.MESSAGING_RECEIPT_SWEEP_SECONDS,
     },
+    # Receipts that came before their message id was stored (messaging/receipts/pending.py), sent
+    # only while one waits (and once a minute regardless).
+    "apply-pending-receipts": {
+        "task": "workers.tasks.apply_pending_receipts",
+        "schedule": WhenOwed(
+            settings.MESSAGING_PENDING_RECEIPT_SWEEP_SECONDS,
+            check="messaging.receipts.pending.anything_parked",
+            idle_every=60.0,
+        ),
+        "options": {"expires": settings.MESSAGING_PENDING_RECEIPT_SWEEP_SECONDS},
+    },
     # The way back for codes whose task was lost (otp/recovery.py). Beat checks the database every
     # sweep interval and sends the sweep only when it would find something (and once a minute
     # regardless), so Flower shows deliveries rather than empty sweeps. A sweep nobody ran in time

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from messaging.health import UNHEALTHY, liveness, messaging_health
+from messaging.health import UNHEALTHY, liveness, messaging_health, staff_caller
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -18,8 +18,9 @@ NO_STORE = {"Cache-Control": "no-store"}
 class MessagingHealthView(APIView):
     """GET /health/messaging: 200 while every channel has a usable provider, 503 otherwise.
 
-    Anyone sees states and error codes; a signed-in staff user (admin session) also sees each
-    breaker's last error text, with recipients masked and secrets redacted.
+    Anyone sees states and error codes; staff (an admin session, or `Authorization: Bearer
+    $METRICS_TOKEN`) also see each breaker's last error text, with recipients masked and secrets
+    redacted, the receipt counts and the pending count and age.
     """
 
     authentication_classes = [SessionAuthentication]
@@ -27,8 +28,8 @@ class MessagingHealthView(APIView):
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT}, tags=["health"])
     def get(self, request: Request) -> Response:
-        user = request.user
-        report = messaging_health(detailed=bool(user and user.is_active and user.is_staff))
+        staff = staff_caller(user=request.user, authorization=request.headers.get("Authorization", ""))
+        report = messaging_health(detailed=staff)
         code = status.HTTP_503_SERVICE_UNAVAILABLE if report["overall_status"] == UNHEALTHY else status.HTTP_200_OK
         return Response(report, status=code, headers=NO_STORE)
 

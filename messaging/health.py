@@ -9,6 +9,7 @@ worker, checked in parallel, each within CHECK_TIMEOUT_SECONDS.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 import time
@@ -18,7 +19,9 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from messaging import pricing, registry
@@ -43,6 +46,9 @@ SERVICE_LABELS = {
     "console": "Console",
 }
 CHECK_TIMEOUT_SECONDS = 1.0
+# A code accepted this long ago and still not handed to a provider makes pending_deliveries
+# "delayed" (the same threshold as the alert on messaging_oldest_undelivered_age_seconds).
+PENDING_DELAYED_SECONDS = 60
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -64,10 +70,15 @@ def public_error(provider: str, last_error: str) -> str | None:
     """
     if not last_error:
         return None
-    faults = DeliveryAttempt.objects.filter(provider=provider, outcome=AttemptOutcome.PROVIDER_FAULT)
-    code = faults.exclude(error_code="").order_by("-id").values_list("error_code", flat=True).first()
+    code = latest_fault_codes(provider).first()
     match = _LEADING_CODE.match(last_error)
     return code or (match.group(1) if match else "error")
+
+
+def latest_fault_codes(provider: str) -> QuerySet[DeliveryAttempt, str]:
+    """The provider's fault codes, newest first: read through the partial index attempt_latest_fault_code."""
+    faults = DeliveryAttempt.objects.filter(provider=provider, outcome=AttemptOutcome.PROVIDER_FAULT)
+    return faults.exclude(error_code="").order_by("-id").values_list("error_code", flat=True)
 
 
 _LEADING_CODE = re.compile(r"^([A-Za-z][A-Za-z0-9]{2,63}):")
@@ -97,7 +108,7 @@ def provider_report(
         "configured": configured,
         "next_attempt_at": iso(snapshot.next_attempt_at),
     }
-    entry.update(receipt_summary(provider_class.name))
+    entry.update(receipt_summary(provider_class.name, counts=detailed))
     return entry, snapshot.shared_store_available
 
 
@@ -132,15 +143,34 @@ def messaging_health(*, detailed: bool = False) -> dict[str, Any]:
         report["overall_status"] = HEALTHY if all_healthy else DEGRADED
     report["active_providers"] = active
     report["shared_breaker_store_available"] = shared
-    report["pending_deliveries"] = pending_deliveries()
+    report["pending_deliveries"] = pending_deliveries(detailed=detailed)
     return report
 
 
-def pending_deliveries() -> dict[str, Any]:
-    """Accepted codes not yet handed to a provider: how many, and the age of the oldest."""
+def pending_deliveries(*, detailed: bool = False) -> dict[str, Any]:
+    """Accepted codes not yet handed to a provider: how many, and the age of the oldest (staff).
+
+    Anyone else sees its state only: "ok", "delayed" (the oldest has waited more than
+    PENDING_DELAYED_SECONDS, the alert's threshold) or "unavailable" (no database).
+    """
     from otp.recovery import backlog_report
 
-    return backlog_report(now=timezone.now())
+    report = backlog_report(now=timezone.now())
+    age = report.get("oldest_age_seconds")
+    state = "unavailable" if "error" in report else "delayed" if (age or 0) > PENDING_DELAYED_SECONDS else "ok"
+    return {"state": state, **report} if detailed else {"state": state}
+
+
+def staff_caller(*, user: Any, authorization: str) -> bool:
+    """Whether a /health/messaging caller sees counts and error texts: a signed-in, active staff
+    user (admin session), or a bearer token equal to METRICS_TOKEN (what Prometheus already holds)."""
+    if user is not None and user.is_active and user.is_staff:
+        return True
+    scheme, _, token = authorization.partition(" ")
+    expected = settings.METRICS_TOKEN
+    return (
+        bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected.encode())
+    )
 
 
 # --- Liveness -------------------------------------------------------------------------------

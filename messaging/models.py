@@ -101,6 +101,16 @@ class DeliveryAttempt(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        indexes = [
+            # GET /health/messaging shows anyone a provider's latest fault code: one index entry,
+            # not a scan of every attempt (messaging.health.public_error).
+            models.Index(
+                models.F("provider"),
+                models.F("id").desc(),
+                name="attempt_latest_fault_code",
+                condition=models.Q(outcome="provider_fault") & ~models.Q(error_code=""),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.provider}: {self.outcome}"

@@ -338,12 +338,19 @@ SMTP_USE_TLS = env.bool("SMTP_USE_TLS", default=False)
 # Public base URL providers call back, exactly as they reach it (scheme and host of the proxy).
 MESSAGING_WEBHOOK_BASE_URL = env.str("MESSAGING_WEBHOOK_BASE_URL", default="").rstrip("/")
 SENDGRID_WEBHOOK_PUBLIC_KEY = env.str("SENDGRID_WEBHOOK_PUBLIC_KEY", default="")
-# SES events arrive through an SNS HTTPS subscription; SNS signing certificates are fetched only
-# from hosts matching this pattern, over https, verified against this CA bundle (empty: system).
+# SES events arrive through an SNS HTTPS subscription (off: /webhooks/ses answers 404). SNS
+# signing certificates are fetched only from https://<authority>/SimpleNotificationService-<hex>.pem
+# where the authority (host, and port if any) matches this pattern, verified against this CA bundle
+# (empty: system store).
 SES_RECEIPTS_ENABLED = env.bool("SES_RECEIPTS_ENABLED", default=False)
 SNS_CERT_HOST_PATTERN = env.str("SNS_CERT_HOST_PATTERN", default="") or r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"
 SNS_CERT_CA_BUNDLE = env.str("SNS_CERT_CA_BUNDLE", default="")
-# TopicArns whose messages /webhooks/ses accepts; empty: any topic SNS signed for.
+# One certificate or SubscribeURL fetch, DNS included, ends within this many seconds; at most this
+# many run at once (more are refused at once with 503); a failed URL is not fetched again for a while.
+SNS_CERT_FETCH_TIMEOUT_SECONDS = env.float("SNS_CERT_FETCH_TIMEOUT_SECONDS", default=3.0)
+SNS_CERT_MAX_CONCURRENT_FETCHES = env.int("SNS_CERT_MAX_CONCURRENT_FETCHES", default=2)
+SNS_CERT_FAILURE_CACHE_SECONDS = env.float("SNS_CERT_FAILURE_CACHE_SECONDS", default=60.0)
+# TopicArns whose messages /webhooks/ses accepts; empty: none (every message is refused).
 SES_SNS_TOPIC_ARNS = env.list("SES_SNS_TOPIC_ARNS", default=[])
 # CloudWatch Logs groups where SNS writes SMS delivery status; empty: SNS SMS sends no receipts.
 SNS_SMS_DELIVERY_LOG_GROUPS = env.list("SNS_SMS_DELIVERY_LOG_GROUPS", default=[])
@@ -354,6 +361,17 @@ MESSAGING_RECEIPT_TIMEOUT_SMS = env.int("MESSAGING_RECEIPT_TIMEOUT_SMS", default
 MESSAGING_RECEIPT_TIMEOUT_EMAIL = env.int("MESSAGING_RECEIPT_TIMEOUT_EMAIL", default=300)
 # How often beat looks for messages without receipts and reads the SNS delivery logs.
 MESSAGING_RECEIPT_SWEEP_SECONDS = env.float("MESSAGING_RECEIPT_SWEEP_SECONDS", default=30.0)
+# Provider-blamed failure receipts count against that provider's breaker at most this many times
+# per window (0: never), so receipts alone cannot open a breaker faster than failing sends do.
+MESSAGING_RECEIPT_BREAKER_FAILURES_PER_WINDOW = env.int("MESSAGING_RECEIPT_BREAKER_FAILURES_PER_WINDOW", default=1)
+MESSAGING_RECEIPT_BREAKER_WINDOW_SECONDS = env.int("MESSAGING_RECEIPT_BREAKER_WINDOW_SECONDS", default=60)
+# A receipt dated before its message was created, or after now, by more than this is refused.
+MESSAGING_RECEIPT_CLOCK_SKEW_SECONDS = env.int("MESSAGING_RECEIPT_CLOCK_SKEW_SECONDS", default=60)
+# A signed receipt for a message id not stored yet waits in Redis this long (at most this many per
+# provider) and is applied by beat once the id appears.
+MESSAGING_PENDING_RECEIPT_TTL_SECONDS = env.int("MESSAGING_PENDING_RECEIPT_TTL_SECONDS", default=600)
+MESSAGING_PENDING_RECEIPTS_MAX = env.int("MESSAGING_PENDING_RECEIPTS_MAX", default=2000)
+MESSAGING_PENDING_RECEIPT_SWEEP_SECONDS = env.float("MESSAGING_PENDING_RECEIPT_SWEEP_SECONDS", default=5.0)
 
 # Where the console SMS provider writes messages: '-' for standard output, or a file path.
 CONSOLE_SMS_OUTPUT = env.str("CONSOLE_SMS_OUTPUT", default="-")

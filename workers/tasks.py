@@ -93,6 +93,14 @@ def resend_codes_without_receipt() -> int:
     return find_and_resend(now=timezone.now(), enqueue=lambda log_id, reason: resend_otp.delay(log_id, reason))
 
 
+@shared_task(name="workers.tasks.apply_pending_receipts")
+def apply_pending_receipts() -> int:
+    """Beat: apply signed receipts that arrived before their message id was stored."""
+    from messaging.receipts.pending import apply_pending
+
+    return apply_pending()
+
+
 @shared_task(name="workers.tasks.read_sns_sms_receipts")
 def read_sns_sms_receipts() -> int:
     """Beat: turn new SNS SMS delivery-status log entries (CloudWatch Logs) into receipts."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -13,6 +13,7 @@ from django.utils import timezone
 from messaging.breaker import Permit, breaker_for
 from messaging.masking import log_event
 from messaging.models import Blame, CommunicationLog, DeliveryReceipt, MessageStatus, ReceiptEvent
+from messaging.receipts.breaker_share import receipt_may_count_against_breaker
 from observability import metrics
 
 logger = logging.getLogger("messaging.receipts")
@@ -33,6 +34,10 @@ RESEND_BLAMES = frozenset({Blame.PROVIDER, Blame.UNKNOWN})
 
 class ReceiptRefused(Exception):
     """The callback is not provably from the provider (signature, certificate, replay): answer 403."""
+
+
+class ReceiptUnavailable(Exception):
+    """The callback cannot be checked right now (its certificate fetch failed, or too many run): 503."""
 
 
 class MalformedReceipt(Exception):
@@ -63,11 +68,12 @@ def refuse_if_stale(sent_at: datetime, *, now: datetime) -> None:
 
 
 def apply_receipt(receipt: Receipt, *, now: datetime | None = None) -> str:
-    """Record `receipt` and move its log forward. Returns "unknown", "duplicate" or "recorded".
+    """Record `receipt` and move its log forward: "unknown", "implausible", "duplicate" or "recorded".
 
-    A failure receipt that fails the message and blames the provider counts against its breaker;
-    one that blames the provider or nobody known asks for one resend of an OTP through the next
-    provider (and otp.resend's sweep asks again if that request is lost).
+    A failure receipt that fails the message and blames the provider counts against its breaker
+    (within breaker_share's allowance); one that blames the provider or nobody known asks for one
+    resend of an OTP through the next provider (and otp.resend's sweep asks again if that request
+    is lost). A receipt dated outside its message's life is refused: "implausible", nothing stored.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -79,8 +85,11 @@ def apply_receipt(receipt: Receipt, *, now: datetime | None = None) -> str:
             else None
         )
         if log is None:
-            log_event(logger, "receipt.unknown_message", provider=receipt.provider, event_key=receipt.event_key)
             return "unknown"
+        if not plausible_time(log, receipt, now=now):
+            log_event(logger, "receipt.implausible_time", level=logging.WARNING, provider=receipt.provider,
+                      message_id=str(log.message_id), receipt=receipt.event)  # fmt: skip
+            return "implausible"
         # The row lock holds the status still, so whether this receipt moves it is known up front.
         changed = _moves_status(log, receipt)
         try:
@@ -112,6 +121,15 @@ def apply_receipt(receipt: Receipt, *, now: datetime | None = None) -> str:
     return "recorded"
 
 
+def plausible_time(log: CommunicationLog, receipt: Receipt, *, now: datetime) -> bool:
+    """Whether the receipt's own date falls within its message's life: not before the message was
+    created, not after now (each give or take MESSAGING_RECEIPT_CLOCK_SKEW_SECONDS). Undated: yes."""
+    if receipt.occurred_at is None:
+        return True
+    skew = timedelta(seconds=settings.MESSAGING_RECEIPT_CLOCK_SKEW_SECONDS)
+    return log.created_at - skew <= receipt.occurred_at <= now + skew
+
+
 def _moves_status(log: CommunicationLog, receipt: Receipt) -> bool:
     transition = TRANSITIONS.get(receipt.event)
     return transition is not None and log.status in transition[1]
@@ -128,7 +146,7 @@ def _move_status(log: CommunicationLog, receipt: Receipt, *, now: datetime) -> N
 
 
 def _after_provider_failure(log: CommunicationLog, receipt: Receipt, reason: str) -> None:
-    if receipt.blame == Blame.PROVIDER:
+    if receipt.blame == Blame.PROVIDER and receipt_may_count_against_breaker(receipt.provider, now=timezone.now()):
         # A provider that accepts messages and then drops them is as broken as one that refuses them.
         breaker_for(receipt.provider).record_failure(Permit(provider=receipt.provider, store=""), reason)
     if log.metadata.get("kind") == "otp" and "resend_of" not in log.metadata:

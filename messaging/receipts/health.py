@@ -15,18 +15,22 @@ from messaging.receipts import expects_receipts
 ACCEPTED = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.BOUNCED, MessageStatus.FAILED)
 
 
-def receipt_summary(provider: str, *, now: datetime | None = None) -> dict[str, Any]:
-    """{"receipts": {"delivered_share_last_hour", "awaiting_receipt"}} or {"receipts": None}.
+def receipt_summary(provider: str, *, now: datetime | None = None, counts: bool = True) -> dict[str, Any]:
+    """{"receipts": {"expected": true, "delivered_share_last_hour", "awaiting_receipt"}} or {"receipts": None}.
 
     None for a provider that sends no receipts here; the share is None when it sent nothing.
-    Counts only messages the provider accepted in the last hour (one indexed query).
+    Counts only messages the provider accepted in the last hour (one indexed query). Without
+    `counts` (anonymous callers: counts would let an attacker watch the effect of forged or
+    suppressed receipts) only {"expected": true}, and no query.
     """
     if not expects_receipts(provider):
         return {"receipts": None}
+    if not counts:
+        return {"receipts": {"expected": True}}
     since = (now or timezone.now()) - timedelta(hours=1)
     accepted = CommunicationLog.objects.filter(provider_used=provider, sent_at__gte=since, status__in=ACCEPTED)
     try:
-        counts = accepted.aggregate(
+        found = accepted.aggregate(
             accepted=Count("pk"),
             delivered=Count("pk", filter=Q(status=MessageStatus.DELIVERED)),
             awaiting=Count("pk", filter=Q(status=MessageStatus.SENT)),
@@ -34,5 +38,5 @@ def receipt_summary(provider: str, *, now: datetime | None = None) -> dict[str, 
     except DatabaseError:
         # Provider health must answer without the database; these counts are extra detail.
         return {"receipts": {"unavailable": "database"}}
-    share = round(counts["delivered"] / counts["accepted"], 3) if counts["accepted"] else None
-    return {"receipts": {"delivered_share_last_hour": share, "awaiting_receipt": counts["awaiting"]}}
+    share = round(found["delivered"] / found["accepted"], 3) if found["accepted"] else None
+    return {"receipts": {"expected": True, "delivered_share_last_hour": share, "awaiting_receipt": found["awaiting"]}}

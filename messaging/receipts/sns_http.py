@@ -1,21 +1,25 @@
 """Messages from an SNS HTTPS subscription: signature versions 1 (SHA1) and 2 (SHA256).
 
-The signing certificate is fetched from SigningCertURL only over https and only from a host that
-matches SNS_CERT_HOST_PATTERN, then cached per URL. SubscriptionConfirmation is confirmed by a
-GET of SubscribeURL, under the same host rule.
+Checked in this order, cheapest refusal first: the body is a JSON object whose fields are
+strings (400 otherwise); its TopicArn is listed in SES_SNS_TOPIC_ARNS (an empty list accepts
+none); SigningCertURL has AWS's exact form, https://sns.<region>.amazonaws.com/
+SimpleNotificationService-<hex>.pem with no port, query, fragment or user (the authority must
+match SNS_CERT_HOST_PATTERN, the test seam); only then is the certificate fetched (sns_fetch:
+bounded, cached) and the signature and timestamp checked. A SubscriptionConfirmation passes the
+same checks before its SubscribeURL (https://<same authority rule>/?Action=ConfirmSubscription&
+TopicArn=<its topic>&Token=<its token>, nothing else) is visited.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import re
-import ssl
-import urllib.request
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -23,9 +27,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from django.conf import settings
 
-from messaging.receipts.base import MalformedReceipt, ReceiptRefused, refuse_if_stale
+from messaging.receipts.base import MalformedReceipt, ReceiptRefused, ReceiptUnavailable, refuse_if_stale
+from messaging.receipts.sns_fetch import FetchBusy, FetchFailed, fetch, forget_failures
 
-FETCH_TIMEOUT_SECONDS = 3.0
 HASHES = {"1": hashes.SHA1, "2": hashes.SHA256}
 # The fields each message type signs, in the order SNS signs them.
 SIGNED_FIELDS = {
@@ -33,36 +37,54 @@ SIGNED_FIELDS = {
     "SubscriptionConfirmation": ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
     "UnsubscribeConfirmation": ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
 }
+ENVELOPE_FIELDS = ("Type", "SignatureVersion", "Signature", "SigningCertURL")
+# Printable ASCII without spaces: a URL with a tab, a newline or a space in it is malformed.
+_URL = re.compile(r"https://(?P<authority>[^/?#@\\\s]+)(?P<rest>[!-~]*)")
+_CERT_PATH = re.compile(r"/SimpleNotificationService-[0-9a-f]{8,64}\.pem")
 
 
 def verified_sns_message(body: bytes, *, now: datetime) -> dict[str, Any]:
-    """The SNS message in `body` once its signature, certificate host and timestamp check out.
+    """The SNS message in `body` once its topic, certificate, signature and timestamp check out.
 
-    Raises ReceiptRefused (403) for anything unproven, MalformedReceipt for a body that is no SNS message.
+    Raises MalformedReceipt (400) for a body that is no SNS message, ReceiptRefused (403) for
+    anything unproven, ReceiptUnavailable (503) when the certificate cannot be fetched now.
     """
+    message = parse_sns_message(body)
+    topics = settings.SES_SNS_TOPIC_ARNS
+    if message["TopicArn"] not in topics:
+        raise ReceiptRefused("topic not allowed")
+    if message["Type"] != "Notification":
+        subscribe_url(message)  # refused before anything is fetched
+    key = signing_key(message["SigningCertURL"])
     try:
-        message = json.loads(body)
-    except ValueError as err:
-        raise ReceiptRefused("not an SNS message") from err
-    if not isinstance(message, dict) or message.get("Type") not in SIGNED_FIELDS:
-        raise ReceiptRefused("not an SNS message")
-    version = str(message.get("SignatureVersion", ""))
-    if version not in HASHES or not message.get("Signature"):
-        raise ReceiptRefused("missing signature")
-    key = signing_key(str(message.get("SigningCertURL", "")))
-    try:
-        signature = base64.b64decode(message["Signature"])
-        key.verify(signature, string_to_sign(message), padding.PKCS1v15(), HASHES[version]())
-    except (InvalidSignature, ValueError) as err:
+        signature = base64.b64decode(message["Signature"], validate=True)
+        key.verify(signature, string_to_sign(message), padding.PKCS1v15(), HASHES[message["SignatureVersion"]]())
+    except (InvalidSignature, ValueError, binascii.Error) as err:
         raise ReceiptRefused("bad signature") from err
     try:
-        sent_at = datetime.fromisoformat(str(message["Timestamp"]).replace("Z", "+00:00"))
-    except (KeyError, ValueError) as err:
-        raise MalformedReceipt("no Timestamp") from err
+        sent_at = datetime.fromisoformat(message["Timestamp"].replace("Z", "+00:00"))
+    except ValueError as err:
+        raise MalformedReceipt("bad Timestamp") from err
     refuse_if_stale(sent_at, now=now)
-    topics = settings.SES_SNS_TOPIC_ARNS
-    if topics and message.get("TopicArn") not in topics:
-        raise ReceiptRefused("topic not allowed")
+    return message
+
+
+def parse_sns_message(body: bytes) -> dict[str, Any]:
+    """The JSON object in `body`, with every envelope and signed field a string: MalformedReceipt otherwise."""
+    try:
+        message = json.loads(body)
+    except (ValueError, RecursionError) as err:
+        raise MalformedReceipt("body is not JSON") from err
+    if not isinstance(message, dict) or message.get("Type") not in SIGNED_FIELDS:
+        raise MalformedReceipt("not an SNS message")
+    if not message.get("Signature") or not message.get("SigningCertURL"):
+        raise ReceiptRefused("missing signature")
+    names = (set(ENVELOPE_FIELDS) | set(SIGNED_FIELDS[message["Type"]])) - {"Subject"}
+    wrong = sorted(name for name in names if not isinstance(message.get(name), str))
+    if wrong or not isinstance(message.get("Subject", ""), str):
+        raise MalformedReceipt(f"fields missing or not strings: {', '.join(wrong) or 'Subject'}")
+    if message["SignatureVersion"] not in HASHES:
+        raise MalformedReceipt("unknown SignatureVersion")
     return message
 
 
@@ -74,53 +96,72 @@ def string_to_sign(message: dict[str, Any]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def allowed_url(url: str) -> str:
-    """`url` if it is https on a host SNS_CERT_HOST_PATTERN allows; ReceiptRefused otherwise."""
-    parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.hostname or parts.username or parts.password:
+def _split(url: str) -> tuple[str, str]:
+    """(authority, path-and-query) of an https URL on an allowed authority; 400 or 403 otherwise."""
+    match = _URL.fullmatch(url)
+    if match is None:
+        if any(not ("!" <= c <= "~") for c in url):
+            raise MalformedReceipt("URL holds whitespace or control characters")
+        raise ReceiptRefused("URL not allowed")
+    if not re.fullmatch(settings.SNS_CERT_HOST_PATTERN, match["authority"]):
+        raise ReceiptRefused("host not allowed")
+    return match["authority"], match["rest"]
+
+
+def certificate_url(url: str) -> str:
+    """`url` if it has the exact form of an SNS signing certificate URL; refused otherwise."""
+    _, rest = _split(url)
+    if not _CERT_PATH.fullmatch(rest):
         raise ReceiptRefused("certificate URL not allowed")
-    if not re.fullmatch(settings.SNS_CERT_HOST_PATTERN, parts.hostname):
-        raise ReceiptRefused("certificate host not allowed")
     return url
 
 
-def fetch(url: str) -> bytes:
-    """GET an allowed https URL, trusting SNS_CERT_CA_BUNDLE (or the system store), within a timeout."""
-    context = ssl.create_default_context(cafile=settings.SNS_CERT_CA_BUNDLE or None)
-    # No redirect may lead off the allowed hosts: urllib's default handler would follow one.
-    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), _NoRedirect())
-    with opener.open(allowed_url(url), timeout=FETCH_TIMEOUT_SECONDS) as response:
-        return response.read(64 * 1024)  # type: ignore[no-any-return]
+def subscribe_url(message: dict[str, Any]) -> str:
+    """The confirmation's SubscribeURL if it confirms exactly this topic and token; refused otherwise."""
+    _, rest = _split(message["SubscribeURL"])
+    path, _, query = rest.partition("?")
+    try:
+        params = parse_qs(query, keep_blank_values=True, strict_parsing=True, max_num_fields=3)
+    except ValueError as err:
+        raise ReceiptRefused("SubscribeURL not allowed") from err
+    expected = {"Action": ["ConfirmSubscription"], "TopicArn": [message["TopicArn"]], "Token": [message["Token"]]}
+    if path != "/" or "#" in query or params != expected:
+        raise ReceiptRefused("SubscribeURL not allowed")
+    return message["SubscribeURL"]
 
 
 def signing_key(url: str) -> rsa.RSAPublicKey:
-    allowed_url(url)
-    if not urlsplit(url).path.endswith(".pem"):
-        raise ReceiptRefused("certificate URL not allowed")
-    return _cached_key(url, settings.SNS_CERT_CA_BUNDLE, settings.SNS_CERT_HOST_PATTERN)
+    return _cached_key(certificate_url(url), settings.SNS_CERT_CA_BUNDLE, settings.SNS_CERT_HOST_PATTERN)
 
 
 @lru_cache(maxsize=32)
 def _cached_key(url: str, ca_bundle: str, pattern: str) -> rsa.RSAPublicKey:
-    # Failures raise and so are not cached; the settings are in the key so a change refetches.
+    # Failures raise and so are not cached here (sns_fetch remembers them briefly); the settings
+    # are in the key so a change refetches.
     try:
         certificate = x509.load_pem_x509_certificate(fetch(url))
-    except (OSError, ValueError) as err:
-        raise ReceiptRefused(f"certificate unavailable: {type(err).__name__}") from err
+    except FetchBusy as err:
+        raise ReceiptUnavailable("certificate fetches busy") from err
+    except FetchFailed as err:
+        raise ReceiptUnavailable(f"certificate unavailable: {err}") from err
+    except ValueError as err:
+        raise ReceiptRefused("certificate unreadable") from err
     key = certificate.public_key()
     if not isinstance(key, rsa.RSAPublicKey):
         raise ReceiptRefused("certificate key is not RSA")
     return key
 
 
+def forget_certificates() -> None:
+    """Drop cached certificates and remembered failures (tests; a changed CA bundle does it anyway)."""
+    _cached_key.cache_clear()
+    forget_failures()
+
+
 def confirm_subscription(message: dict[str, Any]) -> None:
     """Confirm a verified SubscriptionConfirmation by visiting its SubscribeURL."""
+    url = subscribe_url(message)
     try:
-        fetch(str(message.get("SubscribeURL", "")))
-    except OSError as err:
-        raise MalformedReceipt(f"could not confirm: {type(err).__name__}") from err
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
+        fetch(url)
+    except FetchFailed as err:
+        raise ReceiptUnavailable(f"could not confirm: {err}") from err

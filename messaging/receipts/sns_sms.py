@@ -20,7 +20,8 @@ from django.utils import timezone
 from messaging.masking import log_event
 from messaging.models import Blame, ReceiptEvent
 from messaging.providers.aws import aws_client
-from messaging.receipts.base import Receipt, apply_receipt
+from messaging.receipts.base import Receipt
+from messaging.receipts.pending import apply_or_park
 from otpsite.redis import get_redis
 
 logger = logging.getLogger("messaging.receipts")
@@ -58,7 +59,7 @@ def read_delivery_logs(*, now: datetime | None = None) -> int:
         for event in events:
             receipt = sns_sms_receipt(event)
             if receipt is not None:
-                apply_receipt(receipt)
+                apply_or_park(receipt)
         get_redis().set(cursor_key, now_ms)
         count += len(events)
     return count

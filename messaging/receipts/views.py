@@ -11,13 +11,14 @@ import logging
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from messaging.masking import log_event
-from messaging.receipts.base import MalformedReceipt, Receipt, ReceiptRefused, apply_receipt
+from messaging.receipts.base import MalformedReceipt, Receipt, ReceiptRefused, ReceiptUnavailable
+from messaging.receipts.pending import apply_or_park
 from messaging.receipts.sendgrid import SIGNATURE_HEADER, TIMESTAMP_HEADER, sendgrid_receipts, verify_sendgrid
 from messaging.receipts.ses import ses_receipts
 from messaging.receipts.sns_http import confirm_subscription, verified_sns_message
@@ -49,11 +50,14 @@ def _answer(provider: str, read: Callable[[], list[Receipt]]) -> HttpResponse:
     except ReceiptRefused as err:
         log_event(logger, "receipt.refused", level=logging.WARNING, provider=provider, reason=str(err))
         return HttpResponse(status=403)
+    except ReceiptUnavailable as err:
+        log_event(logger, "receipt.unavailable", level=logging.WARNING, provider=provider, reason=str(err))
+        return HttpResponse(status=503, headers={"Retry-After": "10"})
     except MalformedReceipt as err:
         log_event(logger, "receipt.malformed", level=logging.WARNING, provider=provider, reason=str(err))
         return HttpResponse(str(err), status=400, content_type="text/plain")
     for receipt in receipts:
-        apply_receipt(receipt)
+        apply_or_park(receipt)
     return HttpResponse(status=200)
 
 
@@ -90,6 +94,9 @@ def twilio_webhook(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def ses_webhook(request: HttpRequest) -> HttpResponse:
+    if not settings.SES_RECEIPTS_ENABLED:
+        raise Http404  # switched off: no certificate fetched, no subscription confirmed
+
     def read() -> list[Receipt]:
         message = verified_sns_message(read_body(request), now=timezone.now())
         if message["Type"] == "SubscriptionConfirmation":

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from messaging.receipts.sns_http import _cached_key
-from tests.standins.receipts import SendGridSigner, SnsStandIn
+from messaging.receipts.sns_http import forget_certificates
+from tests.standins.receipts import TOPIC_ARN, SendGridSigner, SnsStandIn
 
 
 @pytest.fixture
@@ -22,11 +22,12 @@ def sns_standin(settings, tmp_path) -> Iterator[SnsStandIn]:
     """Certificates made here, served on 127.0.0.1 over HTTPS; only that host is allowed."""
     standin = SnsStandIn(tmp_path)
     settings.SNS_CERT_CA_BUNDLE = str(standin.ca_bundle)
-    settings.SNS_CERT_HOST_PATTERN = r"127\.0\.0\.1"
+    settings.SNS_CERT_HOST_PATTERN = r"127\.0\.0\.1:\d+"  # the stand-in's port; AWS's URLs have none
     settings.SES_RECEIPTS_ENABLED = True
-    _cached_key.cache_clear()
+    settings.SES_SNS_TOPIC_ARNS = [TOPIC_ARN]
+    forget_certificates()
     try:
         yield standin
     finally:
-        _cached_key.cache_clear()
+        forget_certificates()
         standin.stop()

@@ -159,9 +159,14 @@ def test_health_shows_each_providers_delivered_share_and_backlog(client, setting
     apply_receipt(Receipt(provider="twilio", provider_message_id=otp.log.provider_message_id, event_key="d1",
                           event="delivered"))  # fmt: skip
 
-    body = client.get("/health/messaging").json()
+    settings.METRICS_TOKEN = "health-staff-token"
+    body = client.get("/health/messaging", headers={"Authorization": "Bearer health-staff-token"}).json()
     by_name = {entry["name"]: entry for entry in body["sms_providers"] + body["email_providers"]}
-    assert by_name["TwilioProvider"]["receipts"] == {"delivered_share_last_hour": 0.5, "awaiting_receipt": 1}
+    assert by_name["TwilioProvider"]["receipts"] == {
+        "expected": True,
+        "delivered_share_last_hour": 0.5,
+        "awaiting_receipt": 1,
+    }
     assert by_name["AWSSNSProvider"]["receipts"] is None  # no delivery-status logs configured
 
 

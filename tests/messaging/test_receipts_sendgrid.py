@@ -153,6 +153,12 @@ def test_a_validly_signed_timestamp_older_than_ten_minutes_is_refused_as_a_repla
     refused(client, sent_by_sendgrid, post_events(client, sendgrid_signer, event, timestamp=old))
 
 
+def test_a_validly_signed_timestamp_eleven_minutes_in_the_future_is_refused(client, sendgrid_signer, sent_by_sendgrid):
+    event = sendgrid_event(sent_by_sendgrid.provider_message_id, "delivered")
+    ahead = int(time.time()) + 11 * 60
+    refused(client, sent_by_sendgrid, post_events(client, sendgrid_signer, event, timestamp=ahead))
+
+
 def test_a_signed_body_that_is_not_a_list_of_events_gets_400(client, sendgrid_signer):
     body = b'{"event": "delivered"}'
     response = client.post(URL, body, content_type="application/json",

@@ -11,7 +11,7 @@ import pytest
 
 from messaging.models import Blame, CommunicationLog, DeliveryReceipt, MessageStatus, ReceiptEvent
 from messaging.service import UnifiedMessagingService
-from tests.standins.receipts import TOPIC_ARN, SnsStandIn, ses_event
+from tests.standins.receipts import CERT_PATH, TOPIC_ARN, SnsStandIn, ses_event
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +28,11 @@ def sent_by_ses(settings, aws) -> CommunicationLog:
     return log
 
 
+def iso_ms(moment: dt.datetime) -> str:
+    """A time as SES writes it: 2026-01-01T10:00:00.000Z."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
 def post(client, body: bytes, kind: str = "Notification"):
     return client.post(URL, body, content_type="text/plain", headers={"x-amz-sns-message-type": kind})
 
@@ -36,13 +41,14 @@ def post(client, body: bytes, kind: str = "Notification"):
 def test_a_delivery_signed_with_either_signature_version_marks_the_log_delivered(
     client, sns_standin: SnsStandIn, sent_by_ses, version
 ):
-    event = ses_event("Delivery", sent_by_ses.provider_message_id, timestamp="2026-01-01T10:00:00.000Z")
+    delivered_at = sent_by_ses.sent_at.replace(microsecond=0) + dt.timedelta(seconds=2)
+    event = ses_event("Delivery", sent_by_ses.provider_message_id, timestamp=iso_ms(delivered_at))
     response = post(client, sns_standin.sign(sns_standin.ses_notification(event), version=version))
 
     sent_by_ses.refresh_from_db()
     assert response.status_code == 200
     assert sent_by_ses.status == MessageStatus.DELIVERED
-    assert sent_by_ses.delivered_at == dt.datetime(2026, 1, 1, 10, tzinfo=dt.UTC)
+    assert sent_by_ses.delivered_at == delivered_at
 
 
 def test_a_permanent_bounce_marks_the_log_bounced_with_the_smtp_status(client, sns_standin, sent_by_ses):
@@ -65,7 +71,7 @@ def test_the_signing_certificate_is_fetched_once_and_cached(client, sns_standin,
     for kind in ("DeliveryDelay", "Delivery"):
         post(client, sns_standin.sign(sns_standin.ses_notification(ses_event(kind, sent_by_ses.provider_message_id))))
 
-    assert [path for path in sns_standin.requests if path.endswith(".pem")] == ["/SimpleNotificationService-test.pem"]
+    assert sns_standin.fetched("cert") == [CERT_PATH]
     assert sent_by_ses.receipts.count() == 2
 
 
@@ -110,6 +116,12 @@ def test_a_validly_signed_notification_older_than_ten_minutes_is_refused_as_a_re
     old = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=11)
     event = ses_event("Delivery", sent_by_ses.provider_message_id)
     refused(sent_by_ses, post(client, sns_standin.sign(sns_standin.ses_notification(event, timestamp=old))))
+
+
+def test_a_validly_signed_notification_dated_eleven_minutes_ahead_is_refused(client, sns_standin, sent_by_ses):
+    ahead = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=11)
+    event = ses_event("Delivery", sent_by_ses.provider_message_id)
+    refused(sent_by_ses, post(client, sns_standin.sign(sns_standin.ses_notification(event, timestamp=ahead))))
 
 
 def test_a_topic_outside_the_allow_list_is_refused(client, settings, sns_standin, sent_by_ses):

@@ -58,15 +58,16 @@ def test_sent_then_delivered_marks_the_log_delivered(client, sent_by_twilio):
 
 
 @pytest.fixture
-def published_tasks() -> Iterator[list[str]]:
-    """Names of the Celery tasks this process publishes while the test runs."""
-    names: list[str] = []
+def published_tasks() -> Iterator[list[tuple[str, list]]]:
+    """(name, positional arguments) of each Celery task this process publishes while the test runs."""
+    published: list[tuple[str, list]] = []
 
-    def capture(sender=None, **_):
-        names.append(sender)
+    def capture(sender=None, body=None, **_):
+        args = body[0] if isinstance(body, (list, tuple)) else (body or {}).get("args", [])
+        published.append((sender, list(args)))
 
     before_task_publish.connect(capture, weak=False)
-    yield names
+    yield published
     before_task_publish.disconnect(capture)
 
 
@@ -84,7 +85,35 @@ def test_undelivered_to_an_unreachable_handset_blames_the_recipient_and_resends_
     assert sent_by_twilio.status == MessageStatus.FAILED
     assert (receipt.blame, receipt.code) == (Blame.RECIPIENT, "30003")
     assert breaker_for("twilio").snapshot().failure_count == 0
-    assert "workers.tasks.resend_otp" not in published_tasks
+    assert published_tasks == []
+
+
+def test_undelivered_30008_of_a_code_publishes_one_resend_of_that_log(
+    client, sent_by_twilio, django_capture_on_commit_callbacks, published_tasks
+):
+    sent_by_twilio.metadata = {"kind": "otp"}
+    sent_by_twilio.save(update_fields=["metadata"])
+    form = {"MessageSid": sent_by_twilio.provider_message_id, "MessageStatus": "undelivered", "ErrorCode": "30008"}
+    with django_capture_on_commit_callbacks(execute=True):
+        callback(client, form)
+        callback(client, {**form, "MessageStatus": "failed"})  # Twilio's second word on it: no second resend
+
+    assert published_tasks == [("workers.tasks.resend_otp", [sent_by_twilio.pk, "twilio reported failed 30008"])]
+
+
+def test_a_failure_of_unknown_blame_resends_but_never_counts_against_a_healthy_breaker(
+    client, sent_by_twilio, django_capture_on_commit_callbacks, published_tasks
+):
+    sent_by_twilio.metadata = {"kind": "otp"}
+    sent_by_twilio.save(update_fields=["metadata"])
+    form = {"MessageSid": sent_by_twilio.provider_message_id, "MessageStatus": "undelivered", "ErrorCode": "30099"}
+    with django_capture_on_commit_callbacks(execute=True):
+        callback(client, form)
+
+    assert sent_by_twilio.receipts.get().blame == Blame.UNKNOWN
+    snapshot = breaker_for("twilio").snapshot()
+    assert (snapshot.state, snapshot.failure_count) == ("closed", 0)
+    assert published_tasks == [("workers.tasks.resend_otp", [sent_by_twilio.pk, "twilio reported failed 30099"])]
 
 
 def test_undelivered_30008_counts_against_twilios_breaker(client, sent_by_twilio, django_capture_on_commit_callbacks):
@@ -138,6 +167,13 @@ def test_a_signature_over_another_url_is_refused(client, sent_by_twilio):
 def test_a_missing_signature_is_refused(client, sent_by_twilio):
     form = {"MessageSid": sent_by_twilio.provider_message_id, "MessageStatus": "delivered"}
     refused(sent_by_twilio, client.post(URL, form))
+
+
+@pytest.mark.parametrize("empty", ["", "  "])
+def test_without_an_auth_token_a_callback_signed_with_the_empty_key_is_refused(client, settings, sent_by_twilio, empty):
+    settings.TWILIO_AUTH_TOKEN = empty
+    form = {"MessageSid": sent_by_twilio.provider_message_id, "MessageStatus": "delivered"}
+    refused(sent_by_twilio, callback(client, form, token=empty))
 
 
 def test_a_signed_callback_without_a_status_gets_400(client, sent_by_twilio):

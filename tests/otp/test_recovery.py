@@ -96,16 +96,18 @@ def test_lost_codes_that_expired_or_were_replaced_are_settled_as_failed_not_sent
         assert (log.status, log.error_message) == (MessageStatus.FAILED, "code replaced or expired before delivery")
 
 
-def test_health_shows_how_many_codes_await_a_provider_and_the_age_of_the_oldest(client):
+def test_health_shows_staff_how_many_codes_await_a_provider_and_the_age_of_the_oldest(client, admin_user):
     accepted("a@example.com", age=42)
     accepted("b@example.com", age=5)
     sent = accepted("c@example.com", age=100)
     CommunicationLog.objects.filter(pk=sent.log_id).update(status=MessageStatus.SENT)
+    client.force_login(admin_user)  # anonymous callers see only the state (tests/messaging/test_health_exposure.py)
 
     body = client.get("/health/messaging").json()
 
     assert body["pending_deliveries"]["count"] == 2
     assert 42 <= body["pending_deliveries"]["oldest_age_seconds"] < 60
+    assert body["pending_deliveries"]["state"] == "ok"
 
 
 def test_the_operators_command_lists_pending_codes_masked_and_requeues_one(capsys):

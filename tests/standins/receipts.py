@@ -3,7 +3,10 @@
 - SendGrid: an ECDSA P-256 key pair; the public half is SENDGRID_WEBHOOK_PUBLIC_KEY.
 - Twilio: X-Twilio-Signature computed with the auth token by the SDK's own RequestValidator.
 - SNS: an RSA signing certificate served over HTTPS on 127.0.0.1 by a server whose TLS
-  certificate comes from a test CA (SNS_CERT_CA_BUNDLE); the server also answers SubscribeURL.
+  certificate comes from a test CA (SNS_CERT_CA_BUNDLE) and is valid for 127.0.0.1 and localhost
+  (so a refused host is refused by the service's rule, never by TLS); the server also answers
+  SubscribeURL. Its signer builds the string to sign from AWS's documentation, not from the
+  service's code.
 """
 
 from __future__ import annotations
@@ -27,9 +30,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 from twilio.request_validator import RequestValidator
 
-from messaging.receipts.sns_http import string_to_sign
-
 TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:ses-events"
+# The path of a real SNS signing certificate URL (https://sns.<region>.amazonaws.com/...).
+CERT_PATH = "/SimpleNotificationService-9c6465fa7f48f5cacd23014631ec1136.pem"
 
 
 # --- SendGrid ------------------------------------------------------------------------------
@@ -106,7 +109,8 @@ def _certificate(subject: str, key: Any, *, issuer: str, issuer_key: Any, ca: bo
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
     if ip:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]), False)
+        names = [x509.IPAddress(ipaddress.ip_address(ip)), x509.DNSName("localhost")]
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), False)
     return builder.sign(issuer_key, hashes.SHA256())
 
 
@@ -147,7 +151,11 @@ class SnsStandIn:
 
     @property
     def cert_url(self) -> str:
-        return f"{self.url}/SimpleNotificationService-test.pem"
+        return f"{self.url}{CERT_PATH}"
+
+    def fetched(self, kind: str) -> list[str]:
+        """Paths of the requests this server answered: "cert" (.pem) or "confirm" (SubscribeURL)."""
+        return [p for p in self.requests if p.endswith(".pem") == (kind == "cert")]
 
     def stop(self) -> None:
         self._server.shutdown()
@@ -157,7 +165,7 @@ class SnsStandIn:
         """The message as SNS posts it: SignatureVersion, SigningCertURL and Signature added."""
         algorithm = hashes.SHA1() if version == "1" else hashes.SHA256()
         signed = {**message, "SignatureVersion": version, "SigningCertURL": cert_url or self.cert_url}
-        signature = self._signing_key.sign(string_to_sign(signed), padding.PKCS1v15(), algorithm)
+        signature = self._signing_key.sign(documented_string_to_sign(signed), padding.PKCS1v15(), algorithm)
         return json.dumps({**signed, "Signature": base64.b64encode(signature).decode()}).encode()
 
     def ses_notification(self, ses_event: dict[str, Any], *, timestamp: dt.datetime | None = None) -> dict[str, Any]:
@@ -177,7 +185,9 @@ class SnsStandIn:
             def do_GET(self) -> None:
                 standin.requests.append(self.path)
                 body = standin.certificate_pem if self.path.endswith(".pem") else b"<ConfirmSubscriptionResponse/>"
-                self.send_response(200)
+                # Like AWS: only the certificate it published exists.
+                found = self.path == CERT_PATH or not self.path.endswith(".pem")
+                self.send_response(200 if found else 404)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -186,6 +196,28 @@ class SnsStandIn:
                 pass
 
         return Handler
+
+
+def documented_string_to_sign(message: dict[str, Any]) -> bytes:
+    """What SNS signs, as AWS documents it ("Verifying the signatures of Amazon SNS messages"):
+    each field's name, a newline, its value, a newline, in this order and only these fields.
+
+    Notification: Message, MessageId, Subject (only if present), Timestamp, TopicArn, Type.
+    SubscriptionConfirmation and UnsubscribeConfirmation: Message, MessageId, SubscribeURL,
+    Timestamp, Token, TopicArn, Type. Written here on purpose, not imported from the service.
+    """
+    if message["Type"] == "Notification":
+        text = f"Message\n{message['Message']}\nMessageId\n{message['MessageId']}\n"
+        if "Subject" in message:
+            text += f"Subject\n{message['Subject']}\n"
+        text += f"Timestamp\n{message['Timestamp']}\nTopicArn\n{message['TopicArn']}\nType\n{message['Type']}\n"
+    else:
+        text = (
+            f"Message\n{message['Message']}\nMessageId\n{message['MessageId']}\n"
+            f"SubscribeURL\n{message['SubscribeURL']}\nTimestamp\n{message['Timestamp']}\n"
+            f"Token\n{message['Token']}\nTopicArn\n{message['TopicArn']}\nType\n{message['Type']}\n"
+        )
+    return text.encode()
 
 
 def ses_event(kind: str, ses_message_id: str, **detail: Any) -> dict[str, Any]:
