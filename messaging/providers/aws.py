@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 import boto3
@@ -11,6 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError,
 from django.conf import settings
 
 from messaging.providers.base import ProviderError
+from messaging.providers.pools import http_pool_size, one_per_process
 
 # AWS error code -> whether retrying the same request would fail the same way. Codes not listed
 # fall back to their HTTP status (PERMANENT_STATUSES); the query APIs answer throttling with 400,
@@ -51,13 +51,22 @@ def aws_client(service: str) -> Any:
         settings.AWS_ENDPOINT_URL or None,
         float(settings.PROVIDER_CONNECT_TIMEOUT),
         float(settings.PROVIDER_READ_TIMEOUT),
+        http_pool_size(),
     )
 
 
-@lru_cache(maxsize=16)
-def _client(service: str, region: str | None, endpoint: str | None, connect: float, read: float) -> Any:
-    # Retries belong to the failover loop and Celery, so the SDK makes exactly one attempt.
-    config = Config(connect_timeout=connect, read_timeout=read, retries={"total_max_attempts": 1, "mode": "standard"})
+@one_per_process
+def _client(service: str, region: str | None, endpoint: str | None, connect: float, read: float, pool: int) -> Any:
+    """Built under a lock (creating boto3 clients from threads at once is not safe; using one is)."""
+    # Retries belong to the failover loop and Celery, so the SDK makes exactly one attempt. The
+    # pool keeps one connection alive per call the worker can have in flight.
+    config = Config(
+        connect_timeout=connect,
+        read_timeout=read,
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        max_pool_connections=pool,
+        tcp_keepalive=True,
+    )
     return boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint, config=config)
 
 
