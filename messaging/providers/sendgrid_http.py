@@ -78,6 +78,6 @@ class PooledClient(python_http_client.Client):
 
 def pooled_client(*, host: str, headers: dict[str, str], connect: float, read: float, pool: int) -> PooledClient:
     manager = urllib3.PoolManager(num_pools=2, maxsize=pool, block=False)
-    return PooledClient(
-        manager, urllib3.Timeout(connect=connect, read=read), host=host, request_headers=headers, version=3
-    )
+    # `total` bounds the whole call, not only each wait for data (a server trickling bytes stops too).
+    timeout = urllib3.Timeout(connect=connect, read=read, total=connect + read)
+    return PooledClient(manager, timeout, host=host, request_headers=headers, version=3)
