@@ -97,3 +97,17 @@ def test_threads_asking_for_a_boto3_client_at_once_share_one_built_once(settings
 
     assert len({id(client) for client in clients}) == 1
     assert clients[0].meta.config.max_pool_connections == settings.PROVIDER_HTTP_POOL_SIZE
+
+
+def test_aws_is_configured_follows_credentials_leaving_the_environment(aws, monkeypatch, tmp_path):
+    """Asked before every call on one process-wide session, yet never a stale answer."""
+    from messaging.providers.aws import aws_is_configured
+
+    assert aws_is_configured()
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+    assert not aws_is_configured()

@@ -90,6 +90,9 @@ class SlowMixin:
 
         class KeepAliveHandler(base):  # type: ignore[valid-type, misc]
             protocol_version = "HTTP/1.1"  # keep-alive, as the real APIs
+            # Headers and body go out as separate writes: without TCP_NODELAY the body waits for the
+            # client's delayed ACK (about 40 ms) on a kept-alive connection.
+            disable_nagle_algorithm = True
 
             def setup(self) -> None:
                 with standin._lock:  # type: ignore[attr-defined]
@@ -147,6 +150,7 @@ class DelayingProxy:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
