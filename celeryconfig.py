@@ -28,14 +28,15 @@ task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
 
 # The pool: threads by default, so one process keeps CELERY_WORKER_CONCURRENCY provider calls in
-# flight (README, "Worker capacity"). The command line's --pool / --concurrency still win.
+# flight (README, "Worker capacity"). --concurrency on the command line still wins; --pool=prefork
+# does not (Celery 5 takes it for its default and lets worker_pool win): use CELERY_WORKER_POOL.
 worker_pool = settings.CELERY_WORKER_POOL
 worker_concurrency = settings.CELERY_WORKER_CONCURRENCY
 
 # One queue per kind of work, so slow work never waits in front of a code. A worker started
 # without -Q consumes all four; docker-compose gives delivery a worker of its own.
-# Each queue has its own direct exchange and routing key (a bare Queue(name) would share the
-# default exchange and key, and a message routed to one queue would land in all four).
+# Each queue has its own direct exchange and routing key: a bare Queue(name) would share the
+# default exchange and key, and on RabbitMQ a message routed to one queue would land in all four.
 task_queues = [
     Queue(name, Exchange(name, type="direct"), routing_key=name)
     for name in (

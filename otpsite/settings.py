@@ -159,7 +159,8 @@ if CELERY_TASK_TIME_LIMIT >= CELERY_VISIBILITY_TIMEOUT:
 # The worker's pool and its size (README, "Worker capacity"). Threads keep many provider calls in
 # flight per process (each waits on the network, not the CPU); every thread holds one database
 # connection, so nodes x CELERY_WORKER_CONCURRENCY must fit PostgreSQL's max_connections. A plain
-# `celery -A workers worker` takes these from celeryconfig.py; --pool / --concurrency still win.
+# `celery -A workers worker` takes these from celeryconfig.py; --concurrency still wins, and the
+# pool is chosen here only (Celery 5 takes --pool=prefork for its default and lets these win).
 # gevent and eventlet are refused: psycopg and the Redis client are not patched for them here.
 CELERY_WORKER_POOL = env.str("CELERY_WORKER_POOL", default="threads")
 if CELERY_WORKER_POOL not in ("threads", "prefork", "solo"):

@@ -59,10 +59,6 @@ def test_a_worker_started_without_q_consumes_every_queue():
     assert [queue.name for queue in app.conf.task_queues] == list(QUEUES)
 
 
-def test_the_app_itself_chooses_the_threads_pool_and_its_size():
-    assert (app.conf.worker_pool, app.conf.worker_concurrency) == ("threads", settings.CELERY_WORKER_CONCURRENCY)
-
-
 def test_each_queue_has_an_exchange_and_routing_key_of_its_own():
     """On RabbitMQ, queues sharing the default exchange and key would each get every message."""
     declared = {queue.name: (queue.exchange.name, queue.routing_key) for queue in app.conf.task_queues}
