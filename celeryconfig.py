@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import django
 from django.conf import settings
+from kombu import Exchange, Queue
 
 django.setup()
 
@@ -28,7 +29,41 @@ task_acks_late = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
 
+# The pool: threads by default, so one process keeps CELERY_WORKER_CONCURRENCY provider calls in
+# flight (README, "Worker capacity"). --concurrency on the command line still wins; --pool=prefork
+# does not (Celery 5 takes it for its default and lets worker_pool win): use CELERY_WORKER_POOL.
+worker_pool = settings.CELERY_WORKER_POOL
+worker_concurrency = settings.CELERY_WORKER_CONCURRENCY
+
+# One queue per kind of work, so slow work never waits in front of a code. A worker started
+# without -Q consumes all four; docker-compose gives delivery a worker of its own.
+# Each queue has its own direct exchange and routing key: a bare Queue(name) would share the
+# default exchange and key, and on RabbitMQ a message routed to one queue would land in all four.
+task_queues = [
+    Queue(name, Exchange(name, type="direct"), routing_key=name)
+    for name in (
+        settings.CELERY_QUEUE_DELIVERY,
+        settings.CELERY_QUEUE_RECEIPTS,
+        settings.CELERY_QUEUE_SWEEPS,
+        settings.CELERY_QUEUE_RETENTION,
+    )
+]
+task_default_queue = settings.CELERY_QUEUE_DELIVERY
+task_default_exchange = settings.CELERY_QUEUE_DELIVERY
+task_default_routing_key = settings.CELERY_QUEUE_DELIVERY
+task_routes = {
+    "workers.tasks.deliver_otp": {"queue": settings.CELERY_QUEUE_DELIVERY},
+    "workers.tasks.resend_otp": {"queue": settings.CELERY_QUEUE_RECEIPTS},
+    "workers.tasks.resend_codes_without_receipt": {"queue": settings.CELERY_QUEUE_RECEIPTS},
+    "workers.tasks.read_sns_sms_receipts": {"queue": settings.CELERY_QUEUE_RECEIPTS},
+    "workers.tasks.recover_undelivered_codes": {"queue": settings.CELERY_QUEUE_SWEEPS},
+    "workers.tasks.purge_expired_records": {"queue": settings.CELERY_QUEUE_RETENTION},
+}
+
 # Time limits stay well under the broker's visibility timeout, and no retry ETA goes beyond it.
+# Only the prefork pool enforces them; under threads every provider call is bounded by its own
+# connect and read timeouts instead, and the claim lease (above the limit) lets the recovery
+# sweep take over a code whose call is stuck anyway (README, "Worker capacity").
 task_time_limit = settings.CELERY_TASK_TIME_LIMIT
 task_soft_time_limit = max(1, int(task_time_limit * 0.75))
 broker_transport_options = {
@@ -58,7 +93,10 @@ worker_send_task_events = True
 task_send_sent_event = False
 
 # Celery's Django fixup closes the database connection around every task unless told to reuse
-# it; reuse took a one-UPDATE task from about 165 to 558 tasks/s on our 2-core machine.
+# it; reuse took a one-UPDATE task from about 165 to 558 tasks/s on our 2-core machine. Under the
+# threads pool each thread has its own connection (Django's are per thread): the fixup's count is
+# shared, and every 2000 tasks it closes the connection of the thread that runs that task. A task
+# meeting a dead connection drops its own (workers/tasks.py, close_old_connections).
 CELERY_DB_REUSE_MAX = 1000
 
 timezone = "UTC"

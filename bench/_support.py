@@ -170,13 +170,15 @@ def wait_for_port(port: int, child: Child, timeout: float) -> None:
     raise RuntimeError(f"{child.name} did not listen on {port} within {timeout}s")
 
 
-def start_worker(hostname: str, output_path: Path, concurrency: int, **env: str) -> Child:
-    """A Celery prefork worker as docker-compose runs it, plus the bench's no-op task."""
+def start_worker(hostname: str, output_path: Path, concurrency: int | None, pool: str = "", **env: str) -> Child:
+    """A Celery worker as docker-compose runs it (the app's pool and size unless told), plus the bench's tasks."""
     argv = celery_worker_command(
         concurrency=concurrency,
         hostname=hostname,
         options=["--include=bench._baseline", "--without-gossip", "--without-mingle"],
     )
+    if pool:
+        env = {**env, "CELERY_WORKER_POOL": pool}  # Celery 5 lets worker_pool win over --pool=prefork
     return start_child(hostname, argv, output_path, **env)
 
 

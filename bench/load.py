@@ -1,23 +1,26 @@
-"""Load test of the send path: a fixed rate of sends from a separate process, healthy and degraded.
+"""Load test of the send path at a provider's latency: a fixed rate of sends, healthy and degraded.
 
 Usage (from the repository root; PostgreSQL and Redis on 127.0.0.1, e.g. after `make services`):
 
-    .venv/bin/python bench/load.py                  # 200 sends/s for 60 s, twice (about 5 min)
-    .venv/bin/python bench/load.py --rate 50 --seconds 10
+    .venv/bin/python bench/load.py                           # 200 sends/s for 60 s at 200 ms, twice
+    .venv/bin/python bench/load.py --delays 0.1,0.2,0.5      # the same at each latency (make bench-latency)
+    .venv/bin/python bench/load.py --rate 50 --seconds 10 --delays 0
 
 The same database and Redis dbs as bench/send_path.py (emptied here; move them with
 BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_BROKER_URL). The stack runs as docker-compose runs it:
-gunicorn with 2 sync workers, one Celery prefork worker with 2 children. SMS goes to Twilio (the
-real SDK against tests/standins/twilio.py in this process), then the console provider (to a file).
+gunicorn with 2 sync workers, one Celery worker with the app's own pool and size (threads,
+CELERY_WORKER_CONCURRENCY). SMS goes to Twilio (the real SDK against a stand-in in this process),
+then SNS (boto3 against moto, through a proxy); both answer `--delays` seconds late, over
+kept-alive connections (tests/standins/latency.py).
 
-Two runs: every provider healthy, then Twilio answering 503 to every other call (the breaker
-decides what happens next; the code goes to the console provider). A separate process sends
-`--rate` POST /api/v1/auth/otp/send a second for `--seconds`, each for a new number, on a fixed
-schedule (open loop: a late answer does not delay the next request; latency is measured from the
-request's scheduled time, so queueing in the client counts). Reported: p50/p99 API latency,
+Two runs per latency: every provider healthy, then Twilio answering 503 to every other call (after
+the same delay; the breaker decides what happens next; the code goes to SNS). A separate process
+sends `--rate` POST /api/v1/auth/otp/send a second for `--seconds`, each for a new number, on a
+fixed schedule (open loop: a late answer does not delay the next request; latency is measured from
+the request's scheduled time, so queueing in the client counts). Reported: p50/p99 API latency,
 p50/p99 time from accept (the log row's created_at) to provider acceptance (its sent_at), errors
 (non-202 answers, failed connections, messages not sent within the drain timeout) and the
-worker's resident memory (main process and children) at start and end.
+worker's resident memory after warm-up (10 s into the run) and at the end.
 """
 
 from __future__ import annotations
@@ -45,10 +48,14 @@ SEND_PATH = "/api/v1/auth/otp/send"
 TWILIO_SID = "AC" + "0123456789abcdef" * 2
 
 
+WARM_UP_SECONDS = 10.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=200.0, help="sends per second")
     parser.add_argument("--seconds", type=float, default=60.0, help="length of each run")
+    parser.add_argument("--delays", default="0.2", help="provider latencies in seconds, comma-separated")
     parser.add_argument("--drain", type=float, default=300.0, help="seconds to wait for every message to be sent")
     parser.add_argument("--generate", nargs=2, metavar=("PORT", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -58,14 +65,17 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="otpsvc-load-"))
     support.configure_environment()
-    twilio = half_failing_twilio().start()
+    twilio, moto, proxy = half_failing_twilio().start(), *sns_behind_a_proxy()
     os.environ.update(
-        CONSOLE_SMS_OUTPUT=str(workdir / "console-sms.txt"),
-        MESSAGING_SMS_PROVIDERS="twilio,console",
+        MESSAGING_SMS_PROVIDERS="twilio,sns",
         TWILIO_ACCOUNT_SID=TWILIO_SID,
         TWILIO_AUTH_TOKEN="load-test-token",
         TWILIO_FROM_NUMBER="+15005550006",
         TWILIO_API_BASE_URL=twilio.url,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_REGION="us-east-1",
+        AWS_ENDPOINT_URL=proxy.url,
     )
     database = support.create_and_migrate_database(workdir / "migrate.log")
     import django
@@ -74,40 +84,51 @@ def main() -> None:
     print(f"# send load test, {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, database {database}")
     print(f"{args.rate:.0f} sends/s for {args.seconds:.0f} s per run; logs in {workdir}\n")
     rows = []
-    for name, failing in (("every provider healthy", False), ("Twilio fails every other call", True)):
-        reset()
-        twilio.failing = failing
-        twilio.calls = Counter()
-        rows.append((name, run(args, workdir, name.split()[0].lower()), dict(twilio.calls)))
+    for delay in (float(d) for d in args.delays.split(",")):
+        twilio.delay = proxy.delay = delay
+        for name, failing in (("every provider healthy", False), ("Twilio fails every other call", True)):
+            reset()
+            twilio.failing = failing
+            twilio.calls = Counter()
+            tag = f"{'failing' if failing else 'healthy'}-{delay * 1000:.0f}ms"
+            rows.append((f"{delay * 1000:.0f} ms, {name}", run(args, workdir, tag), dict(twilio.calls)))
     report(rows)
     twilio.stop()
-
-
-class _HalfFailingMixin:
-    failing = False
-    calls: Counter[str]
-
-    def _answer(self, request: Any) -> Any:
-        from tests.standins.http_standin import Answer
-
-        with self._lock:  # type: ignore[attr-defined]
-            n = sum(self.calls.values())
-            fail = self.failing and n % 2 == 1
-            self.calls["503" if fail else "201"] += 1
-        if fail:
-            return Answer(503, {"code": 20503, "message": "Service unavailable", "status": 503})
-        return self.answer_ok(request)  # type: ignore[attr-defined]
+    proxy.stop()
+    moto.stop()
 
 
 def half_failing_twilio() -> Any:
-    from tests.standins.twilio import TwilioStandIn
+    from tests.standins.http_standin import Answer, ReceivedRequest
+    from tests.standins.latency import SlowTwilio
 
-    class HalfFailingTwilio(_HalfFailingMixin, TwilioStandIn):
-        """Twilio's stand-in; when `failing`, every other call answers 503. Keeps no request list."""
+    class HalfFailingTwilio(SlowTwilio):
+        """Twilio's stand-in, late; when `failing`, every other call answers 503. Keeps no request list."""
 
-    standin = HalfFailingTwilio()
+        failing = False
+        calls: Counter[str]
+
+        def answer_ok(self, request: ReceivedRequest) -> Answer:
+            with self._lock:
+                n = sum(self.calls.values())
+                fail = self.failing and n % 2 == 1
+                self.calls["503" if fail else "201"] += 1
+            if fail:
+                return Answer(503, {"code": 20503, "message": "Service unavailable", "status": 503})
+            return super().answer_ok(request)
+
+    standin = HalfFailingTwilio(record=False)
     standin.calls = Counter()
     return standin
+
+
+def sns_behind_a_proxy() -> tuple[Any, Any]:
+    """moto's server, and the proxy in front of it that answers late."""
+    from tests.standins.aws import start_moto_server
+    from tests.standins.latency import DelayingProxy
+
+    moto, url = start_moto_server()
+    return moto, DelayingProxy(url).start()
 
 
 def reset() -> None:
@@ -131,13 +152,16 @@ def run(args: argparse.Namespace, workdir: Path, tag: str) -> dict[str, Any]:
     port = support.free_port()
     out = workdir / f"client-{tag}.json"
     with support.gunicorn(port, workers=2, output_path=workdir / f"gunicorn-{tag}.log"):
-        worker = support.start_worker(f"load-{tag}", workdir / f"worker-{tag}.log", concurrency=2)
+        worker = support.start_worker(f"load-{tag}", workdir / f"worker-{tag}.log", concurrency=None)
         try:
-            wait_for_children(worker.process.pid, 2)
-            memory_start = worker_rss_mib(worker.process.pid)
+            time.sleep(2.0)  # let the worker finish importing
             rate, seconds = str(args.rate), str(args.seconds)
             argv = [sys.executable, __file__, "--rate", rate, "--seconds", seconds, "--generate", str(port), str(out)]
-            subprocess.run(argv, cwd=ROOT, check=True)
+            client = subprocess.Popen(argv, cwd=ROOT)
+            time.sleep(WARM_UP_SECONDS)
+            memory_warm = worker_rss_mib(worker.process.pid)
+            if client.wait() != 0:
+                raise RuntimeError("the load generator failed")
             result = json.loads(out.read_text())
             deadline = time.monotonic() + args.drain
             pending = CommunicationLog.objects.filter(status__in=[MessageStatus.QUEUED, MessageStatus.SENDING])
@@ -157,18 +181,9 @@ def run(args: argparse.Namespace, workdir: Path, tag: str) -> dict[str, Any]:
         "accept_to_provider": waits,
         "statuses": dict(by_status),
         "providers": dict(providers),
-        "memory": (memory_start, memory_end),
+        "memory": (memory_warm, memory_end),
         "drain_seconds": drained - result["ended"],
     }
-
-
-def wait_for_children(pid: int, count: int, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while len(children(pid)) < count:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the worker did not start its children")
-        time.sleep(0.2)
-    time.sleep(2.0)  # let the children finish importing before the first reading
 
 
 def children(pid: int) -> list[int]:
@@ -262,20 +277,19 @@ def percentile(values: list[float], q: float) -> float:
 
 def report(rows: list[tuple[str, dict[str, Any], dict[str, int]]]) -> None:
     print(
-        "| run | requests | API p50 / p99 ms | accept to provider p50 / p99 ms | errors | worker RSS MiB start -> end |"
+        "| run | requests | API p50 / p99 ms | accept to provider p50 / p99 ms | errors | worker RSS MiB warm -> end |"
     )
     print("| --- | ---: | ---: | ---: | ---: | --- |")
     for name, r, _ in rows:
         lat, waits = r["latencies"], r["accept_to_provider"]
         not_accepted = sum(n for s, n in r["client_statuses"].items() if s != "202")
         unsent = r["requests"] - len(waits)
-        (main_start, kids_start), (main_end, kids_end) = r["memory"]
+        (main_warm, kids_warm), (main_end, kids_end) = r["memory"]
         print(
             f"| {name} | {r['requests']} in {r['sent_for']:.1f} s | {percentile(lat, 0.5) * 1000:.1f} / "
             f"{percentile(lat, 0.99) * 1000:.1f} | {percentile(waits, 0.5) * 1000:.0f} / "
-            f"{percentile(waits, 0.99) * 1000:.0f} | {not_accepted + unsent} | main {main_start:.0f} -> "
-            f"{main_end:.0f}, children {'/'.join(f'{k:.0f}' for k in kids_start)} -> "
-            f"{'/'.join(f'{k:.0f}' for k in kids_end)} |"
+            f"{percentile(waits, 0.99) * 1000:.0f} | {not_accepted + unsent} | "
+            f"{main_warm + sum(kids_warm):.0f} -> {main_end + sum(kids_end):.0f} |"
         )
     print()
     for name, r, calls in rows:

@@ -28,7 +28,6 @@ logger = logging.getLogger("observability.collectors")
 BREAKER_STATE_VALUES = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
 # Kombu's Redis transport keeps one list per priority step next to the queue's own.
 PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
-BROKER_QUEUES = ("celery",)
 
 
 def breaker_metrics() -> Iterator[GaugeMetricFamily]:
@@ -45,6 +44,12 @@ def breaker_metrics() -> Iterator[GaugeMetricFamily]:
     yield state
 
 
+def broker_queues() -> tuple[str, ...]:
+    """The queues the workers consume (celeryconfig.task_queues), delivery first."""
+    s = settings
+    return (s.CELERY_QUEUE_DELIVERY, s.CELERY_QUEUE_RECEIPTS, s.CELERY_QUEUE_SWEEPS, s.CELERY_QUEUE_RETENTION)
+
+
 def queue_metrics() -> Iterator[GaugeMetricFamily]:
     depth = GaugeMetricFamily("messaging_queue_depth", "Tasks waiting in the broker queue.", labels=["queue"])
     if settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
@@ -53,13 +58,13 @@ def queue_metrics() -> Iterator[GaugeMetricFamily]:
         )
         try:
             with client.pipeline(transaction=False) as pipe:
-                for queue in BROKER_QUEUES:
+                for queue in broker_queues():
                     for suffix in PRIORITY_SUFFIXES:
                         pipe.llen(queue + suffix)
                 lengths = pipe.execute()
         finally:
             client.close()
-        for index, queue in enumerate(BROKER_QUEUES):
+        for index, queue in enumerate(broker_queues()):
             step = len(PRIORITY_SUFFIXES)
             depth.add_metric([queue], sum(lengths[index * step : (index + 1) * step]))
     yield depth

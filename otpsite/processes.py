@@ -11,19 +11,18 @@ from collections.abc import Iterable
 from pathlib import Path
 
 
-def celery_worker_command(*, concurrency: int = 2, hostname: str = "", options: Iterable[str] = ()) -> list[str]:
-    """`celery worker` on the project's app: prefork pool, INFO logs."""
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "workers",
-        "worker",
-        "--pool=prefork",
-        f"--concurrency={concurrency}",
-        "--loglevel=INFO",
-    ]
+def celery_worker_command(
+    *, concurrency: int | None = None, hostname: str = "", options: Iterable[str] = ()
+) -> list[str]:
+    """`celery worker` on the project's app at INFO, with the app's own pool (CELERY_WORKER_POOL) and,
+    without `concurrency`, its own size (CELERY_WORKER_CONCURRENCY), as docker-compose's command.
+
+    The pool is chosen by the environment only: Celery 5 takes `--pool=prefork` on the command line
+    for its default and lets the app's worker_pool win over it.
+    """
+    command = [sys.executable, "-m", "celery", "-A", "workers", "worker", "--loglevel=INFO"]
+    if concurrency is not None:
+        command.append(f"--concurrency={concurrency}")
     if hostname:
         command += ["-n", hostname]
     return command + list(options)

@@ -156,6 +156,24 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=30)
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
 if CELERY_TASK_TIME_LIMIT >= CELERY_VISIBILITY_TIMEOUT:
     raise ImproperlyConfigured("CELERY_TASK_TIME_LIMIT must be below CELERY_VISIBILITY_TIMEOUT.")
+# The worker's pool and its size (README, "Worker capacity"). Threads keep many provider calls in
+# flight per process (each waits on the network, not the CPU); every thread holds one database
+# connection, so nodes x CELERY_WORKER_CONCURRENCY must fit PostgreSQL's max_connections. A plain
+# `celery -A workers worker` takes these from celeryconfig.py; --concurrency still wins, and the
+# pool is chosen here only (Celery 5 takes --pool=prefork for its default and lets these win).
+# gevent and eventlet are refused: psycopg and the Redis client are not patched for them here.
+CELERY_WORKER_POOL = env.str("CELERY_WORKER_POOL", default="threads")
+if CELERY_WORKER_POOL not in ("threads", "prefork", "solo"):
+    raise ImproperlyConfigured("CELERY_WORKER_POOL must be threads, prefork or solo.")
+CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=64)
+if CELERY_WORKER_CONCURRENCY < 1:
+    raise ImproperlyConfigured("CELERY_WORKER_CONCURRENCY must be at least 1.")
+# Queues, so slow work never waits in front of a code: delivery (deliver_otp) has a queue of its
+# own; receipts and resends, the beat sweeps and retention have theirs (celeryconfig.task_routes).
+CELERY_QUEUE_DELIVERY = "delivery"
+CELERY_QUEUE_RECEIPTS = "receipts"
+CELERY_QUEUE_SWEEPS = "sweeps"
+CELERY_QUEUE_RETENTION = "retention"
 # How long a worker's claim on a message stands before another worker may take it over.
 OTP_CLAIM_LEASE_SECONDS = env.int("OTP_CLAIM_LEASE_SECONDS", default=CELERY_TASK_TIME_LIMIT + 10)
 if OTP_CLAIM_LEASE_SECONDS <= CELERY_TASK_TIME_LIMIT:
@@ -311,6 +329,8 @@ for _variable in ("MESSAGING_EMAIL_PROVIDERS", "MESSAGING_SMS_PROVIDERS"):
 # Every provider call has these timeouts, in seconds.
 PROVIDER_CONNECT_TIMEOUT = env.float("PROVIDER_CONNECT_TIMEOUT", default=3.0)
 PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", default=5.0)
+# Connections each HTTP provider keeps alive per process: one per call the worker can have in flight.
+PROVIDER_HTTP_POOL_SIZE = max(10, CELERY_WORKER_CONCURRENCY)
 
 OTP_FROM_EMAIL = env.str("OTP_FROM_EMAIL", default="no-reply@example.com")
 OTP_FROM_NAME = env.str("OTP_FROM_NAME", default="OTP Service")

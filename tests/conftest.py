@@ -177,11 +177,13 @@ def wait_until_worker_answers(worker: WorkerProcess, broker_url: str, timeout: f
 def start_worker(django_db_setup, django_db_blocker, tmp_path) -> Iterator[Callable[..., WorkerProcess]]:
     """Start real `celery worker` processes on the test database; stop them afterwards.
 
-    Keyword arguments become environment variables of the worker (e.g. SMTP_PORT="2525").
+    The pool is the app's own (CELERY_WORKER_POOL, threads) unless `pool` names another; the worker
+    consumes every queue. Keyword arguments become environment variables of the worker (e.g.
+    SMTP_PORT="2525").
     """
     started: list[WorkerProcess] = []
 
-    def start(concurrency: int = 2, **env_overrides: str) -> WorkerProcess:
+    def start(concurrency: int = 2, pool: str = "", **env_overrides: str) -> WorkerProcess:
         hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
         env = {
             **os.environ,
@@ -193,6 +195,7 @@ def start_worker(django_db_setup, django_db_blocker, tmp_path) -> Iterator[Calla
             "SMTP_PORT": str(settings.SMTP_PORT),
             "CONSOLE_SMS_OUTPUT": settings.CONSOLE_SMS_OUTPUT,
             "PYTHONUNBUFFERED": "1",
+            **({"CELERY_WORKER_POOL": pool} if pool else {}),
             **env_overrides,
         }
         output_path = tmp_path / f"{hostname.split('@')[0]}.log"

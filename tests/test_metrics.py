@@ -93,7 +93,7 @@ def test_one_process_exports_every_kind_of_figure(exported):
     assert increase(exported, "messaging_failovers_total", channel="email", provider="smtp") == 1
     assert increase(exported, "messaging_breaker_transitions_total", provider="sendgrid", to_state="open") == 1
     assert exported.value("messaging_breaker_state", provider="sendgrid") == 2
-    assert increase(exported, "messaging_queue_depth", queue="celery") == 1  # earlier tests may leave tasks
+    assert increase(exported, "messaging_queue_depth", queue="delivery") == 1  # earlier tests may leave tasks
     assert exported.value("messaging_undelivered_messages", channel="email") == 1
     assert exported.value("messaging_oldest_undelivered_age_seconds", channel="email") > 0
     assert exported.value("messaging_provider_quota_used", provider="smtp", period="day") == 1

@@ -72,7 +72,8 @@ def stack(tmp_path, settings, smtp_sink, silent_url, start_worker):
         "METRICS_SCRAPE_DIRS": f"{web_dir},{tmp_path}/metrics-worker-*",  # one directory per worker
         "LOG_FORMAT": "json",
     }
-    worker = start_worker(concurrency=2, **overrides, PROMETHEUS_MULTIPROC_DIR=str(worker_dir))
+    # prefork (not the default threads pool): each child writes its own files, which /metrics merges.
+    worker = start_worker(concurrency=2, pool="prefork", **overrides, PROMETHEUS_MULTIPROC_DIR=str(worker_dir))
     env = {
         **os.environ,
         **overrides,
@@ -151,7 +152,7 @@ def test_metrics_count_a_send_a_failover_and_a_verify_across_every_process(stack
     assert scrape.value(f"{call}_bucket", provider="sendgrid", outcome="provider_fault", le="1.0") == 0
     assert scrape.value("messaging_breaker_state", provider="sendgrid") == 0
     assert scrape.value("messaging_undelivered_messages", channel="email") == 0
-    assert scrape.value("messaging_queue_depth", queue="celery") == 0
+    assert scrape.value("messaging_queue_depth", queue="delivery") == 0
     assert scrape.value("messaging_metrics_source_up") == 3
 
     # LOG_FORMAT=json: every line the service logs is one JSON object, recipients masked, no code.

@@ -6,6 +6,7 @@ import base64
 import json
 from http.client import HTTPException
 
+import urllib3
 from django.conf import settings
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
@@ -13,6 +14,8 @@ from sendgrid.helpers.mail import Attachment, Bcc, Category, Cc, Mail, ReplyTo
 
 from messaging.models import Channel
 from messaging.providers.base import EmailMessage, Message, Provider, ProviderError, SendResult, encoding_error
+from messaging.providers.pools import http_pool_size, one_per_process
+from messaging.providers.sendgrid_http import PooledClient, pooled_client
 
 # HTTP status -> whether retrying the same request would fail the same way. Statuses not listed
 # are permanent below 500 and passing from 500 on.
@@ -63,6 +66,16 @@ def sendgrid_error(err: HTTPError) -> ProviderError:
     )
 
 
+@one_per_process
+def sendgrid_client(api_key: str, host: str, connect: float, read: float, pool: int) -> PooledClient:
+    """The SDK's client on one kept-alive connection pool per process and setting."""
+    sdk = SendGridAPIClient(api_key=api_key, host=host)
+    # Content-Type set up front: the SDK would otherwise add it to the shared headers on first use,
+    # while another thread may be reading them.
+    headers = {**sdk._default_headers, "Content-Type": "application/json"}
+    return pooled_client(host=host, headers=headers, connect=connect, read=read, pool=pool)
+
+
 class SendGridProvider(Provider):
     name = "sendgrid"
     display_name = "SendGridProvider"
@@ -74,15 +87,23 @@ class SendGridProvider(Provider):
 
     def send(self, message: Message) -> SendResult:
         assert isinstance(message, EmailMessage)
-        client = SendGridAPIClient(api_key=settings.SENDGRID_API_KEY, host=settings.SENDGRID_API_HOST)
-        # urllib has one socket timeout: it bounds the connect and each read alike.
-        timeout = max(settings.PROVIDER_CONNECT_TIMEOUT, settings.PROVIDER_READ_TIMEOUT)
+        client = sendgrid_client(
+            settings.SENDGRID_API_KEY,
+            settings.SENDGRID_API_HOST,
+            float(settings.PROVIDER_CONNECT_TIMEOUT),
+            float(settings.PROVIDER_READ_TIMEOUT),
+            http_pool_size(),
+        )
         try:
-            response = client.client.mail.send.post(request_body=build_mail(message).get(), timeout=timeout)
+            response = client.mail.send.post(request_body=build_mail(message).get())
         except HTTPError as err:
             raise sendgrid_error(err) from err
         except UnicodeError as err:
             raise encoding_error(err, [message.to, *message.cc, *message.bcc]) from err
-        except (OSError, HTTPException) as err:  # URLError, timeouts, refused or dropped connections
+        except (
+            OSError,
+            HTTPException,
+            urllib3.exceptions.HTTPError,
+        ) as err:  # timeouts, refused or dropped connections
             raise ProviderError(f"SendGrid unreachable: {type(err).__name__}: {err}", code="Unreachable") from err
         return SendResult(provider_message_id=str(response.headers.get("X-Message-Id", "")))

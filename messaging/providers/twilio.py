@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 
 from django.conf import settings
+from requests.adapters import HTTPAdapter
 from requests.exceptions import RequestException
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
@@ -13,6 +13,7 @@ from twilio.rest import Client
 
 from messaging.models import Channel
 from messaging.providers.base import Message, Provider, ProviderError, SendResult, SmsMessage, encoding_error
+from messaging.providers.pools import http_pool_size, one_per_process
 from messaging.receipts.twilio import status_callback_url
 
 # Twilio error codes that blame the recipient: the chain stops and the breaker does not count them.
@@ -32,17 +33,24 @@ TWILIO_STATUS_PERMANENT: dict[int, bool] = {400: True, 401: True, 403: True, 404
 
 
 class TimedHttpClient(TwilioHttpClient):
-    """TwilioHttpClient with separate connect and read timeouts (requests takes the pair)."""
+    """TwilioHttpClient with separate connect and read timeouts (requests takes the pair) and a
+    session pool that keeps one connection alive per call the worker can have in flight (the SDK
+    mounts 6, for https only). The SDK's request() keeps its last answer on the client, but assigns
+    and returns it with no thread switch between (CPython), so each call returns its own answer:
+    tests/messaging/test_provider_pools.py checks it under many threads."""
 
-    def __init__(self, *, connect: float, read: float) -> None:
+    def __init__(self, *, connect: float, read: float, pool: int) -> None:
         super().__init__(timeout=read)
         self.timeout = (connect, read)  # type: ignore[assignment]
+        assert self.session is not None
+        for scheme in ("http://", "https://"):
+            self.session.mount(scheme, HTTPAdapter(pool_connections=1, pool_maxsize=pool, max_retries=0))
 
 
-@lru_cache(maxsize=8)
-def twilio_client(sid: str, token: str, base_url: str, connect: float, read: float) -> Client:
-    """One client (and connection pool) per process and setting."""
-    client = Client(sid, token, http_client=TimedHttpClient(connect=connect, read=read))
+@one_per_process
+def twilio_client(sid: str, token: str, base_url: str, connect: float, read: float, pool: int) -> Client:
+    """One client (and connection pool) per process and setting, built once under a lock."""
+    client = Client(sid, token, http_client=TimedHttpClient(connect=connect, read=read, pool=pool))
     client.api.base_url = base_url  # the SDK's per-domain override; the stand-in takes its place
     return client
 
@@ -79,6 +87,7 @@ class TwilioProvider(Provider):
             settings.TWILIO_API_BASE_URL,
             float(settings.PROVIDER_CONNECT_TIMEOUT),
             float(settings.PROVIDER_READ_TIMEOUT),
+            http_pool_size(),
         )
         # A messaging service picks its own sender from its pool; otherwise the one number.
         sender = (

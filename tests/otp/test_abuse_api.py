@@ -36,15 +36,15 @@ def broker() -> redis.Redis:
 
 
 def tasks_enqueued() -> int:
-    return int(broker().llen("celery"))
+    return int(broker().llen(settings.CELERY_QUEUE_DELIVERY))
 
 
 @pytest.fixture(autouse=True)
 def empty_queue() -> Iterator[None]:
     """No worker runs here: the tasks published stay in the broker, where they are counted."""
-    broker().delete("celery")
+    broker().delete(settings.CELERY_QUEUE_DELIVERY)
     yield
-    broker().delete("celery")
+    broker().delete(settings.CELERY_QUEUE_DELIVERY)
 
 
 @pytest.fixture

@@ -107,7 +107,7 @@ def test_twenty_parallel_verifies_of_the_right_code_give_exactly_one_success():
 
 
 def broker_queue_length() -> int:
-    return int(redis.Redis.from_url(settings.CELERY_BROKER_URL).llen("celery"))
+    return int(redis.Redis.from_url(settings.CELERY_BROKER_URL).llen(settings.CELERY_QUEUE_DELIVERY))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -115,7 +115,7 @@ def broker_queue_length() -> int:
 def test_a_request_whose_transaction_rolls_back_enqueues_nothing():
     from otp.api import enqueue_delivery
 
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete("celery")
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(settings.CELERY_QUEUE_DELIVERY)
 
     with pytest.raises(RuntimeError), transaction.atomic():
         issue_code(REQUEST, now=timezone.now(), enqueue=enqueue_delivery)
@@ -132,16 +132,16 @@ def test_a_committed_request_enqueues_one_task_that_names_only_the_code_id():
     from otp.api import enqueue_delivery
 
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    client.delete("celery")
+    client.delete(settings.CELERY_QUEUE_DELIVERY)
 
     otp = issue_code(REQUEST, now=timezone.now(), enqueue=enqueue_delivery)
 
     assert broker_queue_length() == 1
-    message = json.loads(client.lindex("celery", 0))
+    message = json.loads(client.lindex(settings.CELERY_QUEUE_DELIVERY, 0))
     args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
     assert (args, kwargs) == ([str(otp.pk)], {})
     assert CommunicationLog.objects.get().status == MessageStatus.QUEUED
-    client.delete("celery")
+    client.delete(settings.CELERY_QUEUE_DELIVERY)
 
 
 @pytest.mark.django_db

@@ -120,12 +120,12 @@ def test_the_operators_command_lists_pending_codes_masked_and_requeues_one(capsy
     with pytest.raises(CommandError, match="claimed by a live worker"):
         call_command("otp_pending", "--requeue", str(otp.log_id))
     CommunicationLog.objects.filter(pk=otp.log_id).update(claimed_at=timezone.now() - timedelta(seconds=3600))
-    queued_before = broker.llen("celery")
+    queued_before = broker.llen(settings.CELERY_QUEUE_DELIVERY)
     call_command("otp_pending", "--requeue", str(otp.log_id))
 
     assert re.search(rf"^{otp.log_id} +email +p\*\*\*@example.com +login +queued +3\d ", listing, re.M), listing
     assert listing.rstrip().endswith("1 pending")
-    assert broker.llen("celery") == queued_before + 1
+    assert broker.llen(settings.CELERY_QUEUE_DELIVERY) == queued_before + 1
     assert "pending.person@example.com" not in listing
     log = CommunicationLog.objects.get(pk=otp.log_id)
     assert log.status == MessageStatus.QUEUED and (timezone.now() - log.claimed_at).total_seconds() < 5

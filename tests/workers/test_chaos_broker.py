@@ -122,7 +122,7 @@ def test_send_and_verify_end_to_end_with_rabbitmq_as_the_broker(chaos_stack, rab
         text=True,
         timeout=60,
     ).stdout
-    assert "celery\ttrue" in queues
+    assert all(f"{queue}\ttrue" in queues for queue in ("delivery", "receipts", "sweeps", "retention")), queues
     config = subprocess.run(
         [sys.executable, "-c", "import celeryconfig; print(celeryconfig.broker_transport_options)"],
         cwd=ROOT,

@@ -1,0 +1,50 @@
+"""One SDK client, and so one kept-alive HTTP connection pool, per process, provider and setting.
+
+Under the worker's thread pool many provider calls run at once in one process. The clients are
+safe to share once built (boto3 clients, a requests session, a urllib3 pool manager), but building
+one is not (boto3 sessions race on their component registry), and two threads missing the cache at
+once would each build a pool. `one_per_process` builds each client once, under a lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+from django.conf import settings
+
+T = TypeVar("T")
+
+_build_lock = threading.Lock()
+
+
+class OnePerProcess(Generic[T]):
+    """A factory called at most once per distinct argument tuple in this process."""
+
+    def __init__(self, factory: Callable[..., T]) -> None:
+        self.factory = factory
+        self.built: dict[tuple[Hashable, ...], T] = {}
+        self.__doc__ = factory.__doc__
+
+    def __call__(self, *args: Hashable) -> T:
+        client = self.built.get(args)
+        if client is None:
+            with _build_lock:  # builds are rare (once per setting); one lock serves them all
+                client = self.built.get(args)
+                if client is None:
+                    client = self.built[args] = self.factory(*args)
+        return client
+
+    def cache_clear(self) -> None:
+        with _build_lock:
+            self.built.clear()
+
+
+def one_per_process(factory: Callable[..., T]) -> OnePerProcess[T]:
+    return OnePerProcess(factory)
+
+
+def http_pool_size() -> int:
+    """Connections each provider keeps alive per process: one per call the worker can have in flight."""
+    return int(settings.PROVIDER_HTTP_POOL_SIZE)
