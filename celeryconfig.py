@@ -55,6 +55,8 @@ task_routes = {
     "workers.tasks.deliver_otp": {"queue": settings.CELERY_QUEUE_DELIVERY},
     "workers.tasks.resend_otp": {"queue": settings.CELERY_QUEUE_RECEIPTS},
     "workers.tasks.resend_codes_without_receipt": {"queue": settings.CELERY_QUEUE_RECEIPTS},
+    "workers.tasks.resume_lost_resend": {"queue": settings.CELERY_QUEUE_RECEIPTS},
+    "workers.tasks.apply_pending_receipts": {"queue": settings.CELERY_QUEUE_RECEIPTS},
     "workers.tasks.read_sns_sms_receipts": {"queue": settings.CELERY_QUEUE_RECEIPTS},
     "workers.tasks.recover_undelivered_codes": {"queue": settings.CELERY_QUEUE_SWEEPS},
     "workers.tasks.purge_expired_records": {"queue": settings.CELERY_QUEUE_RETENTION},

@@ -10,12 +10,14 @@ from django.conf import settings
 
 from workers.celery import app
 from workers.tasks import (
+    apply_pending_receipts,
     deliver_otp,
     purge_expired_records,
     read_sns_sms_receipts,
     recover_undelivered_codes,
     resend_codes_without_receipt,
     resend_otp,
+    resume_lost_resend,
 )
 
 QUEUES = ("delivery", "receipts", "sweeps", "retention")
@@ -45,6 +47,8 @@ def lengths(broker: redis.Redis) -> dict[str, int]:
         (resend_otp, (1, "no_receipt"), "receipts"),
         (resend_codes_without_receipt, (), "receipts"),
         (read_sns_sms_receipts, (), "receipts"),
+        (resume_lost_resend, (1,), "receipts"),
+        (apply_pending_receipts, (), "receipts"),
         (recover_undelivered_codes, (), "sweeps"),
         (purge_expired_records, (), "retention"),
     ],
@@ -63,3 +67,10 @@ def test_each_queue_has_an_exchange_and_routing_key_of_its_own():
     """On RabbitMQ, queues sharing the default exchange and key would each get every message."""
     declared = {queue.name: (queue.exchange.name, queue.routing_key) for queue in app.conf.task_queues}
     assert declared == {name: (name, name) for name in QUEUES}
+
+
+def test_every_task_of_the_service_is_routed_by_name_not_left_to_the_default_queue():
+    app.loader.import_default_modules()
+    ours = {name for name in app.tasks if not name.startswith("celery.")}
+    assert ours, "no task registered"
+    assert ours - set(app.conf.task_routes) == set()
