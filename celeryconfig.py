@@ -72,6 +72,12 @@ beat_schedule = {
         "task": "workers.tasks.read_sns_sms_receipts",
         "schedule": settings.MESSAGING_RECEIPT_SWEEP_SECONDS,
     },
+    # The same for tenant messages (notifications/recovery.py).
+    "recover-queued-messages": {
+        "task": "notifications.tasks.recover_queued_messages",
+        "schedule": settings.OTP_RECOVERY_SWEEP_SECONDS,
+        "options": {"expires": settings.OTP_RECOVERY_SWEEP_SECONDS},
+    },
     # The way back for codes whose task was lost (otp/recovery.py). A sweep nobody ran in time
     # is dropped instead of piling up behind a stopped worker.
     "recover-undelivered-codes": {

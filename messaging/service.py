@@ -22,6 +22,7 @@ from messaging.logging_filters import REDACTED
 from messaging.masking import log_event
 from messaging.models import AttemptOutcome, Channel, CommunicationLog, DeliveryAttempt, MessageStatus
 from messaging.providers.base import Attachment, EmailMessage, Message, Provider, ProviderError, SmsMessage
+from messaging.segments import billable_units
 from observability import metrics
 
 logger = logging.getLogger("messaging.service")
@@ -165,7 +166,7 @@ class UnifiedMessagingService:
         permit = breaker.acquire()
         if permit is None:
             raise _AttemptFailed(_Failure(AttemptOutcome.SKIPPED_BREAKER_OPEN, "circuit breaker open"))
-        price = pricing.price_next(name, now=now)
+        price = pricing.price_next(name, now=now) * billable_units(message)
         try:
             result = provider_class().send(message)
         except ProviderError as err:

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "accounts.apps.AccountsConfig",
     "messaging.apps.MessagingConfig",
     "otp.apps.OtpConfig",
+    "notifications.apps.NotificationsConfig",
     "observability.apps.ObservabilityConfig",
 ]
 
@@ -108,6 +109,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# Tenant messages and OTP texts: the locale a template falls back to, and the ones shipped.
+MESSAGES_DEFAULT_LOCALE = "en"
+LANGUAGES = [("en", "English"), ("es", "Español"), ("fr", "Français"), ("de", "Deutsch"), ("pt", "Português")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -143,6 +147,8 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "otpsite.reporting.ExceptionReporterFilter"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 # Largest JSON body the API parser reads (the OTP bodies are under 1 KB): larger ones get 413.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=8192)
+# POST /api/v1/messages carries a whole email (inline HTML and text): a larger cap of its own.
+MESSAGES_MAX_BODY_BYTES = env.int("MESSAGES_MAX_BODY_BYTES", default=65536)
 
 # --- Redis, Celery ----------------------------------------------------------------------
 
