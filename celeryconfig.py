@@ -64,6 +64,10 @@ enable_utc = True
 
 beat_schedule = {
     "purge-expired-records": {"task": "workers.tasks.purge_expired_records", "schedule": 3600.0},
+    "purge-idempotency-records": {
+        "task": "otpsite.idempotency.tasks.purge_idempotency_records",
+        "schedule": 3600.0,
+    },
     "resend-codes-without-receipt": {
         "task": "workers.tasks.resend_codes_without_receipt",
         "schedule": settings.MESSAGING_RECEIPT_SWEEP_SECONDS,

@@ -26,6 +26,7 @@ from notifications.accept import MessageRequest, accept_message
 from notifications.models import Message
 from notifications.permissions import HasApiKey, api_key_of
 from notifications.serializers import MessageRequestSerializer
+from otpsite.idempotency.decorators import idempotent
 from otpsite.parsers import LimitedJSONParser
 
 
@@ -92,11 +93,12 @@ class MessagesView(APIView):
     permission_classes = [HasApiKey]
     parser_classes = [MessagesJSONParser]
 
+    @idempotent()
     @extend_schema(
         operation_id="messages_send",
         request=MessageRequestSerializer,
         responses=schema.send_message_responses(),
-        parameters=[schema.IDEMPOTENCY_KEY, schema.REPLAYED, *schema.COMMON_HEADERS],
+        parameters=schema.COMMON_HEADERS,
     )
     def post(self, request: Request) -> Response:
         serializer = MessageRequestSerializer(data=request.data)

@@ -72,24 +72,6 @@ class MessagePageSerializer(serializers.Serializer):
     results = MessageSummarySerializer(many=True)
 
 
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    OpenApiTypes.STR,
-    location=OpenApiParameter.HEADER,
-    required=False,
-    description="Up to 255 characters. The same key with the same body within 24 h replays the first "
-    "answer (header Idempotent-Replayed: true) and sends nothing; a different body gets 422; "
-    "while the first request is in flight, 409.",
-)
-REPLAYED = OpenApiParameter(
-    "Idempotent-Replayed",
-    OpenApiTypes.STR,
-    location=OpenApiParameter.HEADER,
-    response=[202],
-    description="`true` when this answer is the stored answer of an earlier request with the same key.",
-)
-
-
 def tenant_responses() -> dict[int, Any]:
     return {
         401: OpenApiResponse(DETAIL, description="No API key, or one that is not valid"),
@@ -104,15 +86,7 @@ def send_message_responses() -> dict[int, Any]:
     return {
         202: OpenApiResponse(MessageAcceptedSerializer, description="Accepted and queued"),
         400: OpenApiResponse(FIELD_ERRORS, description="Field errors, or a missing placeholder (named)"),
-        **idempotency_responses(),
         **tenant_responses(),
-    }
-
-
-def idempotency_responses() -> dict[int, Any]:
-    return {
-        409: OpenApiResponse(DETAIL, description="A request with this Idempotency-Key is still in flight"),
-        422: OpenApiResponse(DETAIL, description="This Idempotency-Key was used with a different body"),
     }
 
 

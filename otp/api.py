@@ -36,6 +36,7 @@ from otp.canonical import ascii_domain
 from otp.lifecycle import CodeRequest, DeliveryNotQueued, has_live_code, issue_code, verify_code
 from otp.network import client_ip
 from otp.tokens import Verified, issue_token
+from otpsite.idempotency.decorators import idempotent
 from otpsite.serializers import FreshFieldsSerializer
 
 logger = logging.getLogger("otp.api")
@@ -167,6 +168,7 @@ class SendCodeView(APIView):
 
     authentication_classes = [ApiKeyAuthentication]
 
+    @idempotent(anonymous_scope=client_ip, atomic=False)
     @extend_schema(
         request=schema.one_of_recipient(RecipientSerializer, "SendRequest"),
         responses=schema.send_responses(),

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "messaging.apps.MessagingConfig",
     "otp.apps.OtpConfig",
     "notifications.apps.NotificationsConfig",
+    "otpsite.idempotency.apps.IdempotencyConfig",
     "observability.apps.ObservabilityConfig",
 ]
 
@@ -147,6 +148,9 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "otpsite.reporting.ExceptionReporterFilter"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 # Largest JSON body the API parser reads (the OTP bodies are under 1 KB): larger ones get 413.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=8192)
+# Idempotency-Key: how long a key's answer is kept (replayed), and how long an in-flight request holds it.
+IDEMPOTENCY_TTL_SECONDS = env.int("IDEMPOTENCY_TTL_SECONDS", default=86400)
+IDEMPOTENCY_LEASE_SECONDS = env.int("IDEMPOTENCY_LEASE_SECONDS", default=60)
 # POST /api/v1/messages carries a whole email (inline HTML and text): a larger cap of its own.
 MESSAGES_MAX_BODY_BYTES = env.int("MESSAGES_MAX_BODY_BYTES", default=65536)
 
@@ -384,6 +388,10 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI from drf-spectacular-sidecar's static files: no CDN, works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "otpsite.idempotency.schema.add_idempotency_responses",
+    ],
 }
 
 # --- Logging -----------------------------------------------------------------------------
