@@ -29,6 +29,7 @@ class MessageRequest:
     reference: str = ""
     template: str = ""
     template_version: int | None = None
+    template_uid: Any = None
     personalisation: dict[str, Any] = field(default_factory=dict)
     content: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -56,6 +57,7 @@ def accept_message(request: MessageRequest, *, api_key: ApiKey, publish: Callabl
             reference=request.reference,
             template=request.template,
             template_version=request.template_version,
+            template_uid=request.template_uid,
             locale=request.locale,
             personalisation=request.personalisation,
             content=request.content,

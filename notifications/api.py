@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils.decorators import method_decorator
-from django.utils.translation.trans_real import parse_accept_lang_header
 from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -21,6 +19,7 @@ from accounts.keys import ApiKeyAuthentication
 from accounts.models import ApiKey
 from messaging.models import Channel, MessageStatus
 from messaging.segments import count_segments
+from messaging.templating.locales import requested_locale
 from notifications import presenters, schema
 from notifications.accept import MessageRequest, accept_message
 from notifications.models import Message
@@ -39,16 +38,6 @@ class MessagePages(CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 100
-
-
-def requested_locale(request: Request, given: str | None) -> str:
-    """The body's locale, else the first Accept-Language tag, else the default; lower case with '-'."""
-    if given:
-        return given.replace("_", "-").lower()
-    for tag, _quality in parse_accept_lang_header(request.META.get("HTTP_ACCEPT_LANGUAGE", "")):
-        if tag != "*":
-            return tag.lower()
-    return str(settings.MESSAGES_DEFAULT_LOCALE)
 
 
 def tenant_messages(api_key: ApiKey) -> QuerySet[Message]:
@@ -104,7 +93,7 @@ class MessagesView(APIView):
         serializer = MessageRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        locale = requested_locale(request, data.get("locale"))
+        locale = requested_locale(data.get("locale"), request.META.get("HTTP_ACCEPT_LANGUAGE", ""))
         api_key = api_key_of(request)
         message = accept_message(
             message_request(data, api_key=api_key, locale=locale), api_key=api_key, publish=publish_delivery

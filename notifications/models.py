@@ -29,6 +29,8 @@ class Message(models.Model):
     recipient = models.CharField(max_length=320)
     reference = models.CharField(max_length=128, blank=True)
     template = models.CharField(max_length=100, blank=True)
+    # The template (every version shares this uid) and the version the message was accepted with.
+    template_uid = models.UUIDField(null=True, blank=True)
     template_version = models.PositiveIntegerField(null=True, blank=True)
     locale = models.CharField(max_length=16, blank=True)
     personalisation = models.JSONField(default=dict, blank=True)

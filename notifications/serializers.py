@@ -7,9 +7,9 @@ from typing import Any
 from rest_framework import serializers
 
 from messaging.models import Channel
+from messaging.templating.locales import LOCALE_PATTERN
 from notifications.recipients import normalised_recipient
 
-LOCALE_PATTERN = r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?$"
 SCALARS = (str, int, float, bool)
 EMAIL_PARTS = ("subject", "html", "text")
 SMS_PARTS = ("body",)

@@ -30,6 +30,7 @@ from accounts.keys import ApiKeyAuthentication
 from accounts.tenants import resolve_tenant
 from messaging.masking import log_event
 from messaging.models import Channel
+from messaging.templating.locales import LOCALE_PATTERN, locale_context, requested_locale
 from observability import metrics
 from otp import limits, lockout, schema
 from otp.canonical import ascii_domain
@@ -73,6 +74,11 @@ class RecipientSerializer(FreshFieldsSerializer):
         error_messages={"invalid": PHONE_HINT},
     )
     purpose = serializers.ChoiceField(choices=[], required=False)
+    locale = serializers.RegexField(
+        LOCALE_PATTERN,
+        required=False,
+        help_text="Language of the message (en, es, fr, de, pt; others fall back to en). Else Accept-Language.",
+    )
     tenant_id = serializers.RegexField(
         TENANT_PATTERN.pattern,
         required=False,
@@ -128,6 +134,7 @@ class RecipientSerializer(FreshFieldsSerializer):
             recipient=data["email"] if channel == Channel.EMAIL else data["phone"],
             channel=channel,
             purpose=data.get("purpose") or settings.OTP_DEFAULT_PURPOSE,
+            locale=requested_locale(data.get("locale"), self.context.get("accept_language", "")),
         )
 
 
@@ -175,7 +182,9 @@ class SendCodeView(APIView):
         parameters=[schema.RETRY_AFTER, schema.NO_STORE],
     )
     def post(self, request: Request) -> Response:
-        serializer = RecipientSerializer(data=request.data, context={"api_key": request.auth})
+        serializer = RecipientSerializer(
+            data=request.data, context={"api_key": request.auth, **locale_context(request)}
+        )
         serializer.is_valid(raise_exception=True)
         code_request = serializer.code_request()
         ip = client_ip(request)

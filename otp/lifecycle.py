@@ -28,6 +28,8 @@ class CodeRequest:
     recipient: str
     channel: str
     purpose: str
+    # The locale its message is written in (templates fall back to `en`); "" is the default.
+    locale: str = ""
 
 
 def issue_code(request: CodeRequest, *, now: datetime, enqueue: Callable[[str], None]) -> OneTimeCode:
@@ -53,7 +55,11 @@ def _new_rows(request: CodeRequest, now: datetime) -> tuple[CommunicationLog, On
         channel=request.channel,
         purpose=request.purpose,
         status=MessageStatus.QUEUED,
-        metadata={"tenant_id": request.tenant_id, "kind": "otp"},
+        metadata={
+            "tenant_id": request.tenant_id,
+            "kind": "otp",
+            **({"locale": request.locale} if request.locale else {}),
+        },
     )
     otp = OneTimeCode(
         tenant_id=request.tenant_id,

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "accounts.apps.AccountsConfig",
     "messaging.apps.MessagingConfig",
+    "messaging.templating.apps.TemplatingConfig",
     "otp.apps.OtpConfig",
     "notifications.apps.NotificationsConfig",
     "otpsite.idempotency.apps.IdempotencyConfig",
@@ -388,6 +389,10 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI from drf-spectacular-sidecar's static files: no CDN, works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "MessageStatusEnum": "messaging.models.MessageStatus",
+        "MessageChannelEnum": "messaging.models.Channel",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "otpsite.idempotency.schema.add_idempotency_responses",
