@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import transaction
 
-from accounts.models import ApiKey
+from accounts.models import ApiKey, ApiKeyKind
 from messaging.masking import log_event
 from messaging.models import CommunicationLog, MessageStatus
 from notifications.models import MESSAGE_KIND, Message
@@ -46,7 +46,11 @@ def accept_message(request: MessageRequest, *, api_key: ApiKey, publish: Callabl
             channel=request.channel,
             purpose=MESSAGE_KIND,
             status=MessageStatus.QUEUED,
-            metadata={"tenant_id": tenant.slug, "kind": MESSAGE_KIND},
+            metadata={
+                "tenant_id": tenant.slug,
+                "kind": MESSAGE_KIND,
+                **({"test": True} if is_test_key(api_key) else {}),
+            },
         )
         message = Message.objects.create(
             log=log,
@@ -71,7 +75,7 @@ def accept_message(request: MessageRequest, *, api_key: ApiKey, publish: Callabl
 
 
 def is_test_key(api_key: ApiKey) -> bool:
-    return getattr(api_key, "kind", "live") == "test"
+    return api_key.kind == ApiKeyKind.TEST
 
 
 def _publish(message: Message, publish: Callable[[int], None]) -> None:

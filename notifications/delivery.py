@@ -10,11 +10,11 @@ from django.utils import timezone
 
 from messaging.models import CommunicationLog, MessageStatus
 from messaging.providers.base import Provider
+from messaging.providers.sink import TestSink
 from messaging.service import DeliveryOutcome, UnifiedMessagingService, mark_failed
 from notifications import hooks
 from notifications.models import Message
 from notifications.rendering import render_for_delivery
-from notifications.sink import TestSink
 from otp.delivery import DeliveryStep, backoff_delay
 
 

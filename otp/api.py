@@ -135,6 +135,7 @@ class RecipientSerializer(FreshFieldsSerializer):
             channel=channel,
             purpose=data.get("purpose") or settings.OTP_DEFAULT_PURPOSE,
             locale=requested_locale(data.get("locale"), self.context.get("accept_language", "")),
+            test=getattr(self.context.get("api_key"), "kind", "") == "test",
         )
 
 

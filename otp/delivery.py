@@ -20,6 +20,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from messaging.models import Channel, CommunicationLog, MessageStatus
 from messaging.providers.base import EmailMessage, Message, SmsMessage
+from messaging.providers.sink import sink_chain
 from messaging.service import UnifiedMessagingService, mark_failed
 from otp.claim import claim
 from otp.codes import generate_code, hash_code
@@ -67,7 +68,9 @@ def deliver_one_time_code(otp_id: str, *, retries: int, lease_seconds: float) ->
         mark_failed(log, "code replaced or expired before delivery")
         return DeliveryStep(done=True, reason="stale")
 
-    outcome = UnifiedMessagingService().deliver(log, render_message(otp, code), redact=[code])
+    outcome = UnifiedMessagingService().deliver(
+        log, render_message(otp, code), providers=sink_chain(log), redact=[code]
+    )
     del code
     if not outcome.retryable:
         return DeliveryStep(done=True, reason=outcome.status)

@@ -30,6 +30,8 @@ class CodeRequest:
     purpose: str
     # The locale its message is written in (templates fall back to `en`); "" is the default.
     locale: str = ""
+    # Asked for with a test key: delivered to the sink (messaging.providers.sink), never to a provider.
+    test: bool = False
 
 
 def issue_code(request: CodeRequest, *, now: datetime, enqueue: Callable[[str], None]) -> OneTimeCode:
@@ -55,11 +57,7 @@ def _new_rows(request: CodeRequest, now: datetime) -> tuple[CommunicationLog, On
         channel=request.channel,
         purpose=request.purpose,
         status=MessageStatus.QUEUED,
-        metadata={
-            "tenant_id": request.tenant_id,
-            "kind": "otp",
-            **({"locale": request.locale} if request.locale else {}),
-        },
+        metadata={"tenant_id": request.tenant_id, "kind": "otp", **_optional_metadata(request)},
     )
     otp = OneTimeCode(
         tenant_id=request.tenant_id,
@@ -70,6 +68,10 @@ def _new_rows(request: CodeRequest, now: datetime) -> tuple[CommunicationLog, On
         expires_at=now + timedelta(seconds=settings.OTP_TTL_SECONDS),
     )
     return log, otp
+
+
+def _optional_metadata(request: CodeRequest) -> dict[str, object]:
+    return {**({"locale": request.locale} if request.locale else {}), **({"test": True} if request.test else {})}
 
 
 def _write_in_one_transaction(log: CommunicationLog, otp: OneTimeCode, request: CodeRequest, now: datetime) -> None:
