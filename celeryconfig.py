@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import django
 from django.conf import settings
+from kombu import Queue
 
 django.setup()
 
@@ -59,6 +60,12 @@ task_send_sent_event = False
 # it; reuse took a one-UPDATE task from about 165 to 558 tasks/s on our 2-core machine.
 CELERY_DB_REUSE_MAX = 1000
 
+# Status callbacks to tenants have a queue of their own (notifications.tasks.deliver_callback), so a
+# slow or dead tenant endpoint never delays a message; a worker consumes every queue listed here
+# unless started with -Q (e.g. `-Q callbacks` for a dedicated callbacks worker).
+task_queues = (Queue("celery"), Queue("callbacks"))
+task_routes = {"notifications.tasks.deliver_callback": {"queue": "callbacks"}}
+
 timezone = "UTC"
 enable_utc = True
 
@@ -75,6 +82,11 @@ beat_schedule = {
     "read-sns-sms-receipts": {
         "task": "workers.tasks.read_sns_sms_receipts",
         "schedule": settings.MESSAGING_RECEIPT_SWEEP_SECONDS,
+    },
+    "dispatch-due-callbacks": {
+        "task": "notifications.tasks.dispatch_due_callbacks",
+        "schedule": settings.CALLBACKS_SWEEP_SECONDS,
+        "options": {"expires": settings.CALLBACKS_SWEEP_SECONDS},
     },
     # The same for tenant messages (notifications/recovery.py).
     "recover-queued-messages": {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import extend_schema
@@ -13,17 +14,15 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from accounts.keys import ApiKeyAuthentication
 from accounts.models import ApiKey
 from messaging.models import Channel, MessageStatus
 from messaging.segments import count_segments
 from messaging.templating.locales import requested_locale
-from notifications import presenters, schema
+from notifications import limits, presenters, schema
 from notifications.accept import MessageRequest, accept_message
 from notifications.models import Message
-from notifications.permissions import HasApiKey, api_key_of
+from notifications.permissions import TenantAPIView, api_key_of
 from notifications.serializers import MessageRequestSerializer
 from otpsite.idempotency.decorators import idempotent
 from otpsite.parsers import LimitedJSONParser
@@ -75,11 +74,9 @@ def message_request(data: dict[str, Any], *, api_key: ApiKey, locale: str) -> Me
 
 
 @method_decorator(never_cache, name="dispatch")
-class MessagesView(APIView):
+class MessagesView(TenantAPIView):
     """Send a message by email or SMS (a template or inline content), or list the tenant's messages."""
 
-    authentication_classes = [ApiKeyAuthentication]
-    permission_classes = [HasApiKey]
     parser_classes = [MessagesJSONParser]
 
     @idempotent()
@@ -95,9 +92,9 @@ class MessagesView(APIView):
         data = serializer.validated_data
         locale = requested_locale(data.get("locale"), request.META.get("HTTP_ACCEPT_LANGUAGE", ""))
         api_key = api_key_of(request)
-        message = accept_message(
-            message_request(data, api_key=api_key, locale=locale), api_key=api_key, publish=publish_delivery
-        )
+        accepted = message_request(data, api_key=api_key, locale=locale)
+        limits.admit_message(api_key, now=timezone.now())
+        message = accept_message(accepted, api_key=api_key, publish=publish_delivery)
         return Response(presenters.accepted(message), status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
@@ -121,11 +118,8 @@ class MessagesView(APIView):
 
 
 @method_decorator(never_cache, name="dispatch")
-class MessageDetailView(APIView):
+class MessageDetailView(TenantAPIView):
     """One message: status, provider, each attempt, the receipts and the cost. Another tenant's is 404."""
-
-    authentication_classes = [ApiKeyAuthentication]
-    permission_classes = [HasApiKey]
 
     @extend_schema(
         operation_id="messages_read",

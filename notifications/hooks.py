@@ -28,6 +28,9 @@ EVENTS = {
 def connect() -> None:
     resend_handlers.register(MESSAGE_KIND, _enqueue_resend)
     events.status_changed.connect(_on_status_changed, dispatch_uid="notifications.status_changed")
+    from notifications.callbacks.events import on_message_event
+
+    message_event.connect(on_message_event, dispatch_uid="notifications.callbacks")
 
 
 def _enqueue_resend(log_id: int, reason: str) -> None:

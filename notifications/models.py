@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 
 from accounts.models import ApiKey, Tenant
@@ -67,3 +69,77 @@ class Message(models.Model):
 
 
 __all__ = ["MESSAGE_KIND", "Message", "MessageStatus"]
+
+
+class CallbackEndpoint(models.Model):
+    """A tenant's URL for status callbacks, with the secret its events are signed with (Standard Webhooks)."""
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="callback_endpoints")
+    url = models.URLField(max_length=2000)
+    # "whsec_" + base64 of 24 random bytes; the HMAC key is the decoded bytes. Kept to sign each event.
+    secret = models.CharField(max_length=64, editable=False)
+    # Event types it gets; empty means all.
+    events = models.JSONField(default=list, blank=True)
+    enabled = models.BooleanField(default=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "callback_endpoints"
+
+    def __str__(self) -> str:
+        return f"{self.tenant.slug}: {self.url}"
+
+    def wants(self, event: str) -> bool:
+        return self.enabled and (not self.events or event in self.events)
+
+
+class CallbackStatus(models.TextChoices):
+    # Waiting for its next attempt (next_attempt_at).
+    PENDING = "pending", "Pending"
+    # The endpoint answered 2xx.
+    SUCCEEDED = "succeeded", "Succeeded"
+    # No 2xx within CALLBACKS_RETRY_WINDOW_SECONDS: given up, and the endpoint disabled.
+    FAILED = "failed", "Failed"
+
+
+class CallbackDelivery(models.Model):
+    """One event for one endpoint: the same webhook-id and body on every attempt, until one gets a 2xx."""
+
+    endpoint = models.ForeignKey(CallbackEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    webhook_id = models.CharField(max_length=64, unique=True)
+    event = models.CharField(max_length=32)
+    payload = models.JSONField()
+    status = models.CharField(max_length=16, choices=CallbackStatus.choices, default=CallbackStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # When a worker took its current attempt; another may take it after CALLBACKS_CLAIM_LEASE_SECONDS.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "callback_deliveries"
+        verbose_name_plural = "callback deliveries"
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.webhook_id} ({self.status})"
+
+
+class CallbackAttempt(models.Model):
+    """One POST of a delivery: when, what the endpoint answered (or why nothing), how long it took."""
+
+    delivery = models.ForeignKey(CallbackDelivery, on_delete=models.CASCADE, related_name="attempt_rows")
+    attempted_at = models.DateTimeField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    # The delay chosen before the next attempt (none after a success or the last attempt).
+    retry_in_seconds = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        db_table = "callback_attempts"
+        ordering = ["attempted_at", "id"]

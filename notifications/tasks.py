@@ -41,3 +41,25 @@ def recover_queued_messages() -> int:
     from notifications.recovery import recover_queued_messages as sweep
 
     return sweep(now=timezone.now(), publish=lambda pk: deliver_message.delay(pk))
+
+
+@shared_task(name="notifications.tasks.deliver_callback")
+def deliver_callback(delivery_pk: int, due_at: str) -> str:
+    """Make one attempt of a status callback (the `callbacks` queue, so a slow tenant delays no message)."""
+    from datetime import datetime
+
+    from notifications.callbacks.dispatch import attempt
+
+    return attempt(delivery_pk, due_at=datetime.fromisoformat(due_at))
+
+
+@shared_task(name="notifications.tasks.dispatch_due_callbacks")
+def dispatch_due_callbacks() -> int:
+    """Beat: publish the status callbacks whose next attempt is due."""
+    from notifications.callbacks.dispatch import dispatch_due
+
+    return dispatch_due(now=timezone.now(), publish=publish_callback)
+
+
+def publish_callback(delivery_pk: int, due_at: str) -> None:
+    deliver_callback.apply_async(args=[delivery_pk, due_at], queue="callbacks")

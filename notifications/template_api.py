@@ -13,16 +13,14 @@ from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from accounts.keys import ApiKeyAuthentication
 from messaging.models import Channel
 from messaging.segments import count_segments
 from messaging.templating import store
 from messaging.templating.models import MessageTemplate
 from messaging.templating.rendering import MissingPlaceholders, placeholders
 from notifications import schema
-from notifications.permissions import HasApiKey, api_key_of
+from notifications.permissions import TenantAPIView, api_key_of
 from notifications.serializers import flat_scalars
 from otp.schema import FIELD_ERRORS
 
@@ -85,10 +83,7 @@ def visible_latest(tenant: str, uid: Any) -> MessageTemplate:
 
 
 @method_decorator(never_cache, name="dispatch")
-class TemplatesView(APIView):
-    authentication_classes = [ApiKeyAuthentication]
-    permission_classes = [HasApiKey]
-
+class TemplatesView(TenantAPIView):
     @extend_schema(operation_id="templates_list", responses=schema.read_responses(TemplateListSerializer),
                    parameters=schema.COMMON_HEADERS)  # fmt: skip
     def get(self, request: Request) -> Response:
@@ -100,10 +95,7 @@ class TemplatesView(APIView):
 
 
 @method_decorator(never_cache, name="dispatch")
-class TemplateDetailView(APIView):
-    authentication_classes = [ApiKeyAuthentication]
-    permission_classes = [HasApiKey]
-
+class TemplateDetailView(TenantAPIView):
     @extend_schema(operation_id="templates_read", responses=schema.read_responses(TemplateSerializer),
                    parameters=schema.COMMON_HEADERS)  # fmt: skip
     def get(self, request: Request, template_id: Any) -> Response:
@@ -111,10 +103,7 @@ class TemplateDetailView(APIView):
 
 
 @method_decorator(never_cache, name="dispatch")
-class TemplatePreviewView(APIView):
-    authentication_classes = [ApiKeyAuthentication]
-    permission_classes = [HasApiKey]
-
+class TemplatePreviewView(TenantAPIView):
     @extend_schema(
         operation_id="templates_preview",
         request=PreviewRequestSerializer,

@@ -152,6 +152,21 @@ API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=8192)
 # Idempotency-Key: how long a key's answer is kept (replayed), and how long an in-flight request holds it.
 IDEMPOTENCY_TTL_SECONDS = env.int("IDEMPOTENCY_TTL_SECONDS", default=86400)
 IDEMPOTENCY_LEASE_SECONDS = env.int("IDEMPOTENCY_LEASE_SECONDS", default=60)
+# Status callbacks to tenants (Standard Webhooks): attempt timeout, exponential backoff, how long to keep
+# trying before the endpoint is disabled, and whether private, loopback and plain-http URLs are allowed
+# (tests and private deployments only: otherwise a tenant could make the service call its own network).
+CALLBACKS_TIMEOUT_SECONDS = env.float("CALLBACKS_TIMEOUT_SECONDS", default=5.0)
+CALLBACKS_BACKOFF_BASE_SECONDS = env.float("CALLBACKS_BACKOFF_BASE_SECONDS", default=10.0)
+CALLBACKS_BACKOFF_MAX_SECONDS = env.float("CALLBACKS_BACKOFF_MAX_SECONDS", default=7200.0)
+CALLBACKS_RETRY_WINDOW_SECONDS = env.int("CALLBACKS_RETRY_WINDOW_SECONDS", default=86400)
+CALLBACKS_SWEEP_SECONDS = env.float("CALLBACKS_SWEEP_SECONDS", default=5.0)
+CALLBACKS_ALLOW_PRIVATE_URLS = env.bool("CALLBACKS_ALLOW_PRIVATE_URLS", default=False)
+# Limits on the tenant API (429 with Retry-After): requests per second and messages per UTC day,
+# per API key and per tenant.
+MESSAGES_KEY_REQUESTS_PER_SECOND = env.int("MESSAGES_KEY_REQUESTS_PER_SECOND", default=50)
+MESSAGES_TENANT_REQUESTS_PER_SECOND = env.int("MESSAGES_TENANT_REQUESTS_PER_SECOND", default=100)
+MESSAGES_KEY_PER_DAY = env.int("MESSAGES_KEY_PER_DAY", default=10000)
+MESSAGES_TENANT_PER_DAY = env.int("MESSAGES_TENANT_PER_DAY", default=50000)
 # POST /api/v1/messages carries a whole email (inline HTML and text): a larger cap of its own.
 MESSAGES_MAX_BODY_BYTES = env.int("MESSAGES_MAX_BODY_BYTES", default=65536)
 
