@@ -55,17 +55,20 @@ def test_messages_per_day_answer_429_with_retry_after_until_utc_midnight_and_oth
 
 
 def test_a_refused_request_uses_up_nothing(acme, settings):
-    settings.MESSAGES_KEY_PER_DAY = 1
-    settings.MESSAGES_TENANT_PER_DAY = 5
+    settings.MESSAGES_KEY_PER_DAY = 2
+    settings.MESSAGES_TENANT_PER_DAY = 1
     key = acme.tenant.api_keys.get()
     limits.admit_message(key, now=NOON)
-    for _ in range(3):
+    for _ in range(3):  # refused by the tenant's counter: the key's own must not count these
         with pytest.raises(limits.TooMany):
             limits.admit_message(key, now=NOON)
+    settings.MESSAGES_TENANT_PER_DAY = 10
 
-    # The tenant's day counter took only the one admitted message.
-    for _ in range(4):
-        limits.admit_message(tenant_client("acme").tenant.api_keys.latest("id"), now=NOON)
+    limits.admit_message(key, now=NOON)  # the key's second and last message of the day
+    with pytest.raises(limits.TooMany) as refused:
+        limits.admit_message(key, now=NOON)
+
+    assert refused.value.scope == "key_day"
 
 
 def test_every_tenant_endpoint_is_limited_per_second(acme, settings):

@@ -33,13 +33,17 @@ def test_a_test_keys_sms_is_recorded_as_sent_by_the_sink_and_costs_nothing(acme_
     assert [(a["provider"], a["outcome"]) for a in shown["attempts"]] == [("test-sink", "sent")]
 
 
-def test_a_live_keys_sms_of_the_same_tenant_goes_to_the_provider(acme, twilio_standin, settings):
+def test_a_live_keys_sms_of_the_same_tenant_goes_to_the_provider_and_is_priced_per_segment(
+    acme, twilio_standin, settings
+):
     settings.MESSAGING_SMS_PROVIDERS = ["twilio"]
-    acme.send(SMS)
+    acme.send({**SMS, "body": "ç" * 100})
 
     deliver_tenant_message(Message.objects.get().pk, retries=0, lease_seconds=90)
+    message = Message.objects.select_related("log").get()
 
-    assert len(twilio_standin.messages) == 1 and Message.objects.get().test is False
+    assert len(twilio_standin.messages) == 1 and message.test is False
+    assert message.segments == 2 and message.log.cost == 2 * settings.MESSAGING_PRICES["twilio"]["per_message"]
 
 
 def test_a_code_asked_for_with_a_test_key_goes_to_the_sink_not_the_inbox(acme_test, smtp_sink):
