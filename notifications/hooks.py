@@ -28,9 +28,11 @@ EVENTS = {
 def connect() -> None:
     resend_handlers.register(MESSAGE_KIND, _enqueue_resend)
     events.status_changed.connect(_on_status_changed, dispatch_uid="notifications.status_changed")
-    from notifications.callbacks.events import on_message_event
+    from notifications.callbacks.events import on_code_verified, on_message_event
+    from otp.events import code_verified
 
     message_event.connect(on_message_event, dispatch_uid="notifications.callbacks")
+    code_verified.connect(on_code_verified, dispatch_uid="notifications.callbacks.otp_verified")
 
 
 def _enqueue_resend(log_id: int, reason: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -14,6 +14,7 @@ from django.views.decorators.debug import sensitive_variables
 from messaging import one_statement
 from messaging.models import CommunicationLog, MessageStatus
 from messaging.service import mark_failed
+from otp import events
 from otp.codes import code_matches
 from otp.models import OneTimeCode
 
@@ -132,6 +133,7 @@ def verify_code(request: CodeRequest, code: str, *, now: datetime) -> bool:
         resent = code_matches(code, otp_id=resend_hash_id(otp), code_hash=otp.resend_code_hash)
         if first or resent:
             OneTimeCode.objects.filter(pk=otp.pk).update(used_at=now)
+            transaction.on_commit(lambda: events.code_verified.send(sender=CodeRequest, **asdict(request)))
             return True
         OneTimeCode.objects.filter(pk=otp.pk).update(attempts=F("attempts") + 1)
         return False

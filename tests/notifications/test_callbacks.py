@@ -170,3 +170,31 @@ def test_the_admin_shows_each_attempt_and_can_replay_a_delivery(
     assert "204" in page and published == [delivery.pk]
     assert dispatch.attempt(delivery.pk, due_at=timezone.now()) == "succeeded"
     assert len(receiver.requests) == 2 and {header(r, "webhook-id") for r in receiver.requests} == {delivery.webhook_id}
+
+
+def test_a_verified_code_is_announced_as_otp_verified_to_the_tenants_endpoint(
+    acme, settings, smtp_sink, monkeypatch, django_capture_on_commit_callbacks
+):
+    from notifications import tasks
+    from otp.delivery import deliver_one_time_code
+    from otp.models import OneTimeCode
+    from tests.helpers import SEND_URL, VERIFY_URL, code_in
+
+    settings.CALLBACKS_ALLOW_PRIVATE_URLS = True
+    register(acme, "http://127.0.0.1:9/hook", events=["otp.verified"])
+    published: list[int] = []
+    monkeypatch.setattr(tasks, "publish_callback", lambda pk, due: published.append(pk))
+    body = {"email": "jane@example.com", "purpose": "login"}
+    acme.client.post(SEND_URL, body, content_type="application/json", **acme.headers())
+    deliver_one_time_code(str(OneTimeCode.objects.get().pk), retries=0, lease_seconds=90)
+    code = code_in(smtp_sink.wait_for(1)[0].get_body(("plain",)).get_content())
+
+    with django_capture_on_commit_callbacks(execute=True):
+        verified = acme.client.post(VERIFY_URL, {**body, "code": code}, content_type="application/json",
+                                    **acme.headers())  # fmt: skip
+
+    [delivery] = CallbackDelivery.objects.all()
+    assert verified.status_code == 200 and published == [delivery.pk]
+    assert delivery.payload["type"] == "otp.verified" and code not in json.dumps(delivery.payload)
+    assert {k: delivery.payload["data"][k] for k in ("channel", "recipient", "purpose")} == {
+        "channel": "email", "recipient": "jane@example.com", "purpose": "login"}  # fmt: skip
