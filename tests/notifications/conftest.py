@@ -68,7 +68,7 @@ def worker(settings, live_server, smtp_sink, twilio_standin, aws, moto_url, star
     return start_worker(
         TEST_WORKER_STANDIN_CREDENTIALS="1",
         CALLBACKS_ALLOW_PRIVATE_URLS="1",
-        CALLBACKS_TIMEOUT_SECONDS="3",
+        CALLBACKS_TIMEOUT_SECONDS="8",
         MESSAGING_SMS_PROVIDERS="twilio,sns",
         MESSAGING_WEBHOOK_BASE_URL=live_server.url,
         TWILIO_ACCOUNT_SID=TWILIO_SID,

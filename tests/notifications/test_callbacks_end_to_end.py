@@ -83,10 +83,11 @@ def test_an_endpoint_that_never_answers_delays_nothing_and_is_disabled_after_a_d
         dead.wait_for(1)  # a worker is now held by the dead endpoint, until its timeout
         globex.send(EMAIL)
 
-        # While that attempt hangs, the other tenant's message is delivered and its callback arrives.
+        # While that attempt hangs (8 s timeout), the other tenant's message is delivered and its callback arrives.
         smtp_sink.wait_for(2)
         [callback] = receiver.wait_for(1)
-        assert len(dead.requests) == 1 and json.loads(callback.body)["type"] == "message.sent"
+        still_hanging = CallbackDelivery.objects.filter(endpoint__tenant=acme.tenant, attempts=0).exists()
+        assert still_hanging and len(dead.requests) == 1 and json.loads(callback.body)["type"] == "message.sent"
 
         delivery = wait_for(lambda: CallbackDelivery.objects.filter(endpoint__tenant=acme.tenant, attempts=1).first(),
                             what="the dead endpoint's first attempt to time out")  # fmt: skip
