@@ -83,6 +83,10 @@ beat_schedule = {
         "task": "workers.tasks.read_sns_sms_receipts",
         "schedule": settings.MESSAGING_RECEIPT_SWEEP_SECONDS,
     },
+    "resend-messages-without-receipt": {
+        "task": "notifications.tasks.resend_messages_without_receipt",
+        "schedule": settings.MESSAGING_RECEIPT_SWEEP_SECONDS,
+    },
     "dispatch-due-callbacks": {
         "task": "notifications.tasks.dispatch_due_callbacks",
         "schedule": settings.CALLBACKS_SWEEP_SECONDS,

@@ -63,3 +63,11 @@ def dispatch_due_callbacks() -> int:
 
 def publish_callback(delivery_pk: int, due_at: str) -> None:
     deliver_callback.apply_async(args=[delivery_pk, due_at], queue="callbacks")
+
+
+@shared_task(name="notifications.tasks.resend_messages_without_receipt")
+def resend_messages_without_receipt() -> int:
+    """Beat: one resend through the next provider for each tenant message with no receipt in time."""
+    from notifications.receipt_timeout import resend_messages_without_receipt as find_and_resend
+
+    return find_and_resend(now=timezone.now(), enqueue=lambda log_id, reason: resend_message.delay(log_id, reason))
