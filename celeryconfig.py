@@ -36,7 +36,7 @@ worker_pool = settings.CELERY_WORKER_POOL
 worker_concurrency = settings.CELERY_WORKER_CONCURRENCY
 
 # One queue per kind of work, so slow work never waits in front of a code. A worker started
-# without -Q consumes all four; docker-compose gives delivery a worker of its own.
+# without -Q consumes all five; docker-compose gives delivery a worker of its own.
 # Each queue has its own direct exchange and routing key: a bare Queue(name) would share the
 # default exchange and key, and on RabbitMQ a message routed to one queue would land in all four.
 task_queues = [
@@ -46,6 +46,7 @@ task_queues = [
         settings.CELERY_QUEUE_RECEIPTS,
         settings.CELERY_QUEUE_SWEEPS,
         settings.CELERY_QUEUE_RETENTION,
+        settings.CELERY_QUEUE_CALLBACKS,
     )
 ]
 task_default_queue = settings.CELERY_QUEUE_DELIVERY
@@ -60,6 +61,15 @@ task_routes = {
     "workers.tasks.read_sns_sms_receipts": {"queue": settings.CELERY_QUEUE_RECEIPTS},
     "workers.tasks.recover_undelivered_codes": {"queue": settings.CELERY_QUEUE_SWEEPS},
     "workers.tasks.purge_expired_records": {"queue": settings.CELERY_QUEUE_RETENTION},
+    "notifications.tasks.deliver_message": {"queue": settings.CELERY_QUEUE_DELIVERY},
+    "notifications.tasks.resend_message": {"queue": settings.CELERY_QUEUE_RECEIPTS},
+    "notifications.tasks.resend_messages_without_receipt": {"queue": settings.CELERY_QUEUE_RECEIPTS},
+    "notifications.tasks.recover_queued_messages": {"queue": settings.CELERY_QUEUE_SWEEPS},
+    "notifications.tasks.dispatch_due_callbacks": {"queue": settings.CELERY_QUEUE_SWEEPS},
+    # Status callbacks to tenants have a queue of their own, so a slow or dead tenant endpoint never
+    # delays a message (`-Q callbacks` gives them a worker of their own).
+    "notifications.tasks.deliver_callback": {"queue": settings.CELERY_QUEUE_CALLBACKS},
+    "otpsite.idempotency.tasks.purge_idempotency_records": {"queue": settings.CELERY_QUEUE_RETENTION},
 }
 
 # Time limits stay well under the broker's visibility timeout, and no retry ETA goes beyond it.
@@ -106,6 +116,10 @@ enable_utc = True
 
 beat_schedule: dict[str, dict[str, object]] = {
     "purge-expired-records": {"task": "workers.tasks.purge_expired_records", "schedule": 3600.0},
+    "purge-idempotency-records": {
+        "task": "otpsite.idempotency.tasks.purge_idempotency_records",
+        "schedule": 3600.0,
+    },
     "resend-codes-without-receipt": {
         "task": "workers.tasks.resend_codes_without_receipt",
         "schedule": settings.MESSAGING_RECEIPT_SWEEP_SECONDS,
@@ -120,6 +134,25 @@ beat_schedule: dict[str, dict[str, object]] = {
             idle_every=60.0,
         ),
         "options": {"expires": settings.MESSAGING_PENDING_RECEIPT_SWEEP_SECONDS},
+    },
+    "resend-messages-without-receipt": {
+        "task": "notifications.tasks.resend_messages_without_receipt",
+        "schedule": settings.MESSAGING_RECEIPT_SWEEP_SECONDS,
+    },
+    "dispatch-due-callbacks": {
+        "task": "notifications.tasks.dispatch_due_callbacks",
+        "schedule": WhenOwed(
+            settings.CALLBACKS_SWEEP_SECONDS, check="notifications.callbacks.dispatch.anything_due", idle_every=60.0
+        ),
+        "options": {"expires": settings.CALLBACKS_SWEEP_SECONDS},
+    },
+    # The same for tenant messages (notifications/recovery.py).
+    "recover-queued-messages": {
+        "task": "notifications.tasks.recover_queued_messages",
+        "schedule": WhenOwed(
+            settings.OTP_RECOVERY_SWEEP_SECONDS, check="notifications.recovery.anything_lost", idle_every=60.0
+        ),
+        "options": {"expires": settings.OTP_RECOVERY_SWEEP_SECONDS},
     },
     # The way back for codes whose task was lost (otp/recovery.py). Beat checks the database every
     # sweep interval and sends the sweep only when it would find something (and once a minute

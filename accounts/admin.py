@@ -10,8 +10,8 @@ from accounts.models import ApiKey, Tenant
 class ApiKeyInline(admin.TabularInline):
     model = ApiKey
     extra = 0
-    fields = ("prefix", "name", "created_at", "revoked_at")
-    readonly_fields = ("prefix", "name", "created_at")
+    fields = ("prefix", "name", "kind", "created_at", "revoked_at")
+    readonly_fields = ("prefix", "name", "kind", "created_at")
     can_delete = False
 
     def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]

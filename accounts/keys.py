@@ -9,7 +9,7 @@ import secrets
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from accounts.models import ApiKey, Tenant
+from accounts.models import ApiKey, ApiKeyKind, Tenant
 
 KEY_PREFIX = "otpk"
 
@@ -18,11 +18,11 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_api_key(tenant: Tenant, *, name: str = "") -> tuple[ApiKey, str]:
+def create_api_key(tenant: Tenant, *, name: str = "", kind: str = ApiKeyKind.LIVE) -> tuple[ApiKey, str]:
     """Return the stored key and the plaintext key; the plaintext is not kept anywhere."""
     prefix = secrets.token_hex(6)
     key = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
-    api_key = ApiKey.objects.create(tenant=tenant, name=name, prefix=prefix, key_hash=_hash(key))
+    api_key = ApiKey.objects.create(tenant=tenant, name=name, prefix=prefix, key_hash=_hash(key), kind=kind)
     return api_key, key
 
 

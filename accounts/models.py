@@ -24,6 +24,13 @@ class Tenant(models.Model):
         return self.slug
 
 
+class ApiKeyKind(models.TextChoices):
+    # Sends through the configured providers, and costs money.
+    LIVE = "live", "Live"
+    # Runs the whole path (records, status, callbacks) against a sink: no provider is called, nothing costs.
+    TEST = "test", "Test"
+
+
 class ApiKey(models.Model):
     """A secret a tenant's backend sends as `Authorization: Api-Key <key>` (or `Bearer <key>`).
 
@@ -35,6 +42,7 @@ class ApiKey(models.Model):
     name = models.CharField(max_length=100, blank=True)
     prefix = models.CharField(max_length=16, unique=True)
     key_hash = models.CharField(max_length=64, editable=False)
+    kind = models.CharField(max_length=8, choices=ApiKeyKind.choices, default=ApiKeyKind.LIVE)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 

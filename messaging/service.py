@@ -24,6 +24,7 @@ from messaging.masking import log_event
 from messaging.models import AttemptOutcome, Channel, CommunicationLog, DeliveryAttempt, MessageStatus
 from messaging.providers.base import Attachment, EmailMessage, Message, Provider, ProviderError, SmsMessage
 from messaging.refusals import outcome_of, retry_delay, worth_waiting_for
+from messaging.segments import billable_units
 from observability import metrics
 
 logger = logging.getLogger("messaging.service")
@@ -178,7 +179,7 @@ class UnifiedMessagingService:
         permit = breaker.acquire()
         if permit is None:
             raise _AttemptFailed(_Failure(AttemptOutcome.SKIPPED_BREAKER_OPEN, "circuit breaker open"))
-        price = pricing.price_next(name, now=now)
+        price = pricing.price_next(name, now=now) * billable_units(message)
         try:
             result = provider_class().send(message)
         except ProviderError as err:

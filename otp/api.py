@@ -31,12 +31,14 @@ from accounts.keys import ApiKeyAuthentication
 from accounts.tenants import resolve_tenant
 from messaging.masking import log_event
 from messaging.models import Channel
+from messaging.templating.locales import LOCALE_PATTERN, locale_context, requested_locale
 from observability import metrics
 from otp import limits, lockout, pumping, schema
 from otp.canonical import ascii_domain
 from otp.lifecycle import CodeRequest, DeliveryNotQueued, has_live_code, issue_code, verify_code
-from otp.network import client_identity
+from otp.network import client_identity, client_ip
 from otp.tokens import Verified, issue_token
+from otpsite.idempotency.decorators import idempotent
 from otpsite.serializers import FreshFieldsSerializer
 
 logger = logging.getLogger("otp.api")
@@ -81,6 +83,11 @@ class RecipientSerializer(FreshFieldsSerializer):
         error_messages={"invalid": PHONE_HINT},
     )
     purpose = serializers.ChoiceField(choices=[], required=False)
+    locale = serializers.RegexField(
+        LOCALE_PATTERN,
+        required=False,
+        help_text="Language of the message (en, es, fr, de, pt; others fall back to en). Else Accept-Language.",
+    )
     tenant_id = serializers.RegexField(
         TENANT_PATTERN.pattern,
         required=False,
@@ -136,6 +143,8 @@ class RecipientSerializer(FreshFieldsSerializer):
             recipient=data["email"] if channel == Channel.EMAIL else data["phone"],
             channel=channel,
             purpose=data.get("purpose") or settings.OTP_DEFAULT_PURPOSE,
+            locale=requested_locale(data.get("locale"), self.context.get("accept_language", "")),
+            test=getattr(self.context.get("api_key"), "kind", "") == "test",
         )
 
 
@@ -177,13 +186,16 @@ class SendCodeView(APIView):
 
     authentication_classes = [ApiKeyAuthentication]
 
+    @idempotent(anonymous_scope=client_ip, atomic=False)
     @extend_schema(
         request=schema.one_of_recipient(RecipientSerializer, "SendRequest"),
         responses=schema.send_responses(),
         parameters=[schema.RETRY_AFTER, schema.NO_STORE, END_USER_IP],
     )
     def post(self, request: Request) -> Response:
-        serializer = RecipientSerializer(data=request.data, context={"api_key": request.auth})
+        serializer = RecipientSerializer(
+            data=request.data, context={"api_key": request.auth, **locale_context(request)}
+        )
         serializer.is_valid(raise_exception=True)
         code_request = serializer.code_request()
         ip = client_identity(request, request.auth)

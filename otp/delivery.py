@@ -20,10 +20,12 @@ from django.views.decorators.debug import sensitive_variables
 
 from messaging.models import Channel, CommunicationLog, MessageStatus
 from messaging.providers.base import EmailMessage, Message, SmsMessage
+from messaging.providers.sink import sink_chain
 from messaging.service import UnifiedMessagingService, mark_failed
 from otp.claim import claim
 from otp.codes import generate_code, hash_code
 from otp.models import OneTimeCode
+from otp.texts import rendered_texts
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,9 @@ def deliver_one_time_code(otp_id: str, *, retries: int, lease_seconds: float) ->
 
     # A provider's "try again later" is waited for while a retry is left; on the last try the next provider takes it.
     wait_until = otp.expires_at if retries < settings.OTP_DELIVERY_MAX_RETRIES else None
-    outcome = UnifiedMessagingService().deliver(log, render_message(otp, code), redact=[code], wait_until=wait_until)
+    outcome = UnifiedMessagingService().deliver(
+        log, render_message(otp, code), providers=sink_chain(log), redact=[code], wait_until=wait_until
+    )
     del code
     if not outcome.retryable:
         return DeliveryStep(done=True, reason=outcome.status)
@@ -103,9 +107,12 @@ def backoff_delay(retries: int) -> float:
 
 @sensitive_variables("code", "body", "text", "html")
 def render_message(otp: OneTimeCode, code: str) -> Message:
+    tags = {"purpose": otp.purpose, "tenant": otp.tenant_id}
+    parts = rendered_texts(otp, code)
+    if parts is not None:
+        return _from_parts(otp, parts, tags)
     minutes = max(1, settings.OTP_TTL_SECONDS // 60)
     service = settings.OTP_SERVICE_NAME
-    tags = {"purpose": otp.purpose, "tenant": otp.tenant_id}
     if otp.channel == Channel.SMS:
         body = f"{code} is your {service} code. It expires in {minutes} minutes. Never share it."
         return SmsMessage(to=otp.recipient, body=body, tags=tags)
@@ -122,6 +129,21 @@ def render_message(otp: OneTimeCode, code: str) -> Message:
         subject=f"Your {service} code",
         text=text,
         html=html,
+        from_email=settings.OTP_FROM_EMAIL,
+        from_name=settings.OTP_FROM_NAME,
+        tags=tags,
+    )
+
+
+@sensitive_variables("parts")
+def _from_parts(otp: OneTimeCode, parts: dict[str, str], tags: dict[str, str]) -> Message:
+    if otp.channel == Channel.SMS:
+        return SmsMessage(to=otp.recipient, body=parts["body"], tags=tags)
+    return EmailMessage(
+        to=otp.recipient,
+        subject=parts["subject"],
+        text=parts.get("text", ""),
+        html=parts.get("html", ""),
         from_email=settings.OTP_FROM_EMAIL,
         from_name=settings.OTP_FROM_NAME,
         tags=tags,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -14,6 +14,7 @@ from django.views.decorators.debug import sensitive_variables
 from messaging import one_statement
 from messaging.models import CommunicationLog, MessageStatus
 from messaging.service import mark_failed
+from otp import events
 from otp.codes import code_matches
 from otp.models import OneTimeCode
 
@@ -28,6 +29,10 @@ class CodeRequest:
     recipient: str
     channel: str
     purpose: str
+    # The locale its message is written in (templates fall back to `en`); "" is the default.
+    locale: str = ""
+    # Asked for with a test key: delivered to the sink (messaging.providers.sink), never to a provider.
+    test: bool = False
 
 
 def issue_code(request: CodeRequest, *, now: datetime, enqueue: Callable[[str], None]) -> OneTimeCode:
@@ -53,7 +58,7 @@ def _new_rows(request: CodeRequest, now: datetime) -> tuple[CommunicationLog, On
         channel=request.channel,
         purpose=request.purpose,
         status=MessageStatus.QUEUED,
-        metadata={"tenant_id": request.tenant_id, "kind": "otp"},
+        metadata={"tenant_id": request.tenant_id, "kind": "otp", **_optional_metadata(request)},
     )
     otp = OneTimeCode(
         tenant_id=request.tenant_id,
@@ -64,6 +69,10 @@ def _new_rows(request: CodeRequest, now: datetime) -> tuple[CommunicationLog, On
         expires_at=now + timedelta(seconds=settings.OTP_TTL_SECONDS),
     )
     return log, otp
+
+
+def _optional_metadata(request: CodeRequest) -> dict[str, object]:
+    return {**({"locale": request.locale} if request.locale else {}), **({"test": True} if request.test else {})}
 
 
 def _write_in_one_transaction(log: CommunicationLog, otp: OneTimeCode, request: CodeRequest, now: datetime) -> None:
@@ -124,6 +133,7 @@ def verify_code(request: CodeRequest, code: str, *, now: datetime) -> bool:
         resent = code_matches(code, otp_id=resend_hash_id(otp), code_hash=otp.resend_code_hash)
         if first or resent:
             OneTimeCode.objects.filter(pk=otp.pk).update(used_at=now)
+            transaction.on_commit(lambda: events.code_verified.send(sender=CodeRequest, **asdict(request)))
             return True
         OneTimeCode.objects.filter(pk=otp.pk).update(attempts=F("attempts") + 1)
         return False

@@ -24,8 +24,11 @@ class RequestTooLarge(APIException):
 
 
 class LimitedJSONParser(JSONParser):
+    # The setting that holds this parser's cap, in bytes.
+    limit_setting = "API_MAX_BODY_BYTES"
+
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
-        limit = int(settings.API_MAX_BODY_BYTES)
+        limit = int(getattr(settings, self.limit_setting))
         request = (parser_context or {}).get("request")
         meta = getattr(request, "META", {}) if request is not None else {}
         try:

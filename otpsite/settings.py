@@ -43,7 +43,10 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "accounts.apps.AccountsConfig",
     "messaging.apps.MessagingConfig",
+    "messaging.templating.apps.TemplatingConfig",
     "otp.apps.OtpConfig",
+    "notifications.apps.NotificationsConfig",
+    "otpsite.idempotency.apps.IdempotencyConfig",
     "observability.apps.ObservabilityConfig",
 ]
 
@@ -108,6 +111,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# Tenant messages and OTP texts: the locale a template falls back to, and the ones shipped.
+MESSAGES_DEFAULT_LOCALE = "en"
+LANGUAGES = [("en", "English"), ("es", "Español"), ("fr", "Français"), ("de", "Deutsch"), ("pt", "Português")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -143,6 +149,26 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "otpsite.reporting.ExceptionReporterFilter"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 # Largest JSON body the API parser reads (the OTP bodies are under 1 KB): larger ones get 413.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=8192)
+# Idempotency-Key: how long a key's answer is kept (replayed), and how long an in-flight request holds it.
+IDEMPOTENCY_TTL_SECONDS = env.int("IDEMPOTENCY_TTL_SECONDS", default=86400)
+IDEMPOTENCY_LEASE_SECONDS = env.int("IDEMPOTENCY_LEASE_SECONDS", default=60)
+# Status callbacks to tenants (Standard Webhooks): attempt timeout, exponential backoff, how long to keep
+# trying before the endpoint is disabled, and whether private, loopback and plain-http URLs are allowed
+# (tests and private deployments only: otherwise a tenant could make the service call its own network).
+CALLBACKS_TIMEOUT_SECONDS = env.float("CALLBACKS_TIMEOUT_SECONDS", default=5.0)
+CALLBACKS_BACKOFF_BASE_SECONDS = env.float("CALLBACKS_BACKOFF_BASE_SECONDS", default=10.0)
+CALLBACKS_BACKOFF_MAX_SECONDS = env.float("CALLBACKS_BACKOFF_MAX_SECONDS", default=7200.0)
+CALLBACKS_RETRY_WINDOW_SECONDS = env.int("CALLBACKS_RETRY_WINDOW_SECONDS", default=86400)
+CALLBACKS_SWEEP_SECONDS = env.float("CALLBACKS_SWEEP_SECONDS", default=5.0)
+CALLBACKS_ALLOW_PRIVATE_URLS = env.bool("CALLBACKS_ALLOW_PRIVATE_URLS", default=False)
+# Limits on the tenant API (429 with Retry-After): requests per second and messages per UTC day,
+# per API key and per tenant.
+MESSAGES_KEY_REQUESTS_PER_SECOND = env.int("MESSAGES_KEY_REQUESTS_PER_SECOND", default=50)
+MESSAGES_TENANT_REQUESTS_PER_SECOND = env.int("MESSAGES_TENANT_REQUESTS_PER_SECOND", default=100)
+MESSAGES_KEY_PER_DAY = env.int("MESSAGES_KEY_PER_DAY", default=10000)
+MESSAGES_TENANT_PER_DAY = env.int("MESSAGES_TENANT_PER_DAY", default=50000)
+# POST /api/v1/messages carries a whole email (inline HTML and text): a larger cap of its own.
+MESSAGES_MAX_BODY_BYTES = env.int("MESSAGES_MAX_BODY_BYTES", default=65536)
 
 # --- Redis, Celery ----------------------------------------------------------------------
 
@@ -174,6 +200,7 @@ CELERY_QUEUE_DELIVERY = "delivery"
 CELERY_QUEUE_RECEIPTS = "receipts"
 CELERY_QUEUE_SWEEPS = "sweeps"
 CELERY_QUEUE_RETENTION = "retention"
+CELERY_QUEUE_CALLBACKS = "callbacks"
 # How long a worker's claim on a message stands before another worker may take it over.
 OTP_CLAIM_LEASE_SECONDS = env.int("OTP_CLAIM_LEASE_SECONDS", default=CELERY_TASK_TIME_LIMIT + 10)
 if OTP_CLAIM_LEASE_SECONDS <= CELERY_TASK_TIME_LIMIT:
@@ -456,7 +483,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # Authorize offers only what the API reads: an API key in the Authorization header (no cookies).
     "AUTHENTICATION_WHITELIST": ["accounts.keys.ApiKeyAuthentication"],
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "otp.schema.add_request_examples"],
+    "ENUM_NAME_OVERRIDES": {
+        "MessageStatusEnum": "messaging.models.MessageStatus",
+        "MessageChannelEnum": "messaging.models.Channel",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "otp.schema.add_request_examples",
+        "otpsite.idempotency.schema.add_idempotency_responses",
+    ],
 }
 
 # --- Logging -----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/v1/auth/otp/token/redeem", RedeemTokenView.as_view(), name="otp-token-redeem"),
     path("api/v1/auth/otp/", include("otp.urls")),
     path("api/v1/accounts/", include("accounts.urls")),
+    path("api/v1/", include("notifications.urls")),
     path(".well-known/jwks.json", JwksView.as_view(), name="jwks"),
     path("", include("messaging.urls")),
     path("", include("messaging.receipts.urls")),

@@ -31,4 +31,5 @@ def test_absent_fields_validate_as_drf_would():
 
 def test_a_send_by_email_makes_no_phone_or_tenant_field_and_the_schema_sees_every_field():
     assert "phone" not in RecipientSerializer(data={"email": "ann@example.com"}).fields
-    assert set(RecipientSerializer().fields) == {"email", "phone", "purpose", "tenant_id"}
+    assert set(RecipientSerializer().fields) == {"email", "phone", "purpose", "locale", "tenant_id"}
+    assert "locale" not in RecipientSerializer(data={"email": "ann@example.com"}).fields

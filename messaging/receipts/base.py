@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from messaging import events, resend_handlers
 from messaging.breaker import Permit, breaker_for
 from messaging.masking import log_event
 from messaging.models import Blame, CommunicationLog, DeliveryReceipt, MessageStatus, ReceiptEvent
@@ -143,6 +144,7 @@ def _move_status(log: CommunicationLog, receipt: Receipt, *, now: datetime) -> N
     else:
         fields["error_message"] = f"{receipt.provider} receipt: {receipt.code} {receipt.reason}".strip()[:4000]
     CommunicationLog.objects.filter(pk=log.pk).update(**fields)
+    transaction.on_commit(lambda: events.status_changed.send(sender=Receipt, log_id=log.pk, status=to_status))
 
 
 def _after_provider_failure(log: CommunicationLog, receipt: Receipt, reason: str) -> None:
@@ -153,3 +155,5 @@ def _after_provider_failure(log: CommunicationLog, receipt: Receipt, reason: str
         from workers.tasks import resend_otp
 
         resend_otp.delay(log.pk, reason)
+    elif "resend_of" not in log.metadata:
+        resend_handlers.request_resend(str(log.metadata.get("kind", "")), log.pk, reason)

@@ -20,7 +20,7 @@ from workers.tasks import (
     resume_lost_resend,
 )
 
-QUEUES = ("delivery", "receipts", "sweeps", "retention")
+QUEUES = ("delivery", "receipts", "sweeps", "retention", "callbacks")
 
 
 @pytest.fixture
