@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Tools the tests drive that pip cannot install: Debian's chromium (the browser tests, through
-# Playwright) and promtool from Debian's prometheus package (the alert rules). Installs what is
-# missing when run as root; otherwise says what to install, and those tests skip with that reason.
+# Playwright), promtool from Debian's prometheus package (the alert rules), and podman with runc
+# and debootstrap (the compose stack test, tests/deploy/, which builds its base images with
+# debootstrap; Docker Compose itself comes from pip). Installs what is missing when run as root;
+# otherwise says what to install, and those tests skip with that reason.
 set -euo pipefail
 
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+for tool in podman runc debootstrap; do
+  command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
+done
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "chromium and promtool are installed."
+  echo "chromium, promtool, podman, runc and debootstrap are installed."
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
