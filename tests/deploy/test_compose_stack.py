@@ -17,7 +17,7 @@ from typing import Any
 import jwt
 import pytest
 
-from tests.deploy.compose_stack import ComposeStack, HttpAnswer, http, wait_for, why_podman_cannot_run
+from tests.deploy.compose_stack import ROOT, ComposeStack, HttpAnswer, http, wait_for, why_podman_cannot_run
 from tests.helpers import code_in
 from tests.metrics_helpers import Scrape
 
@@ -36,7 +36,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeStack]:
         pytest.skip(reason)
     started = time.monotonic()
     compose = ComposeStack(tmp_path_factory.mktemp("compose"))
-    compose.build_image()
+    # Local state the image must not take in (.dockerignore), present while it is built.
+    canary = ROOT / ".run" / "compose-test-canary"
+    canary.parent.mkdir(exist_ok=True)
+    canary.write_text("not for the image\n")
+    try:
+        compose.build_image()
+    finally:
+        canary.unlink()
     built = time.monotonic()
     compose.start_api()
     try:
@@ -93,6 +100,21 @@ def test_migrations_ran_once_in_the_migrate_service_before_the_rest_started(stac
     for service in ("web", "worker", "beat", "flower"):
         assert "Applying " not in stack.logs(service)
         assert stack.state(service)["StartedAt"] > finished, f"{service} started before migrate finished"
+
+
+def test_the_image_holds_no_local_state_and_runs_as_app_on_read_only_code(stack: ComposeStack) -> None:
+    web_container = stack.container("web")
+    entries = stack.podman("exec", web_container, "ls", "-A", "/app").stdout.split()
+    assert {".run", ".venv", ".env", ".git", "db.sqlite3", "tests"}.isdisjoint(entries), entries
+    assert "staticfiles" in entries  # collected at build time, by root
+    assert stack.podman("exec", web_container, "id", "-un").stdout.strip() == "app"
+    writable = "for d in /app /app/staticfiles /var/lib/otp /var/lib/otpsvc-metrics; do [ -w $d ] && echo $d; done"
+    assert stack.podman("exec", web_container, "sh", "-c", writable, check=False).stdout.split() == [
+        "/var/lib/otp",
+        "/var/lib/otpsvc-metrics",
+    ]
+    static = web(stack, "/static/otp/signup.js")
+    assert static.status == 200
 
 
 def test_health_answers_200_with_database_redis_and_workers_ok(stack: ComposeStack) -> None:
