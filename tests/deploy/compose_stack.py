@@ -168,6 +168,8 @@ class ComposeStack:
         runner.start()
         try:
             self.compose("up", "-d", "--no-build", *services)
+        except AssertionError as failure:
+            raise AssertionError(f"{failure}\nmigrate's log:\n{self.logs('migrate')[-3000:]}") from None
         finally:
             done.set()
             runner.join()
