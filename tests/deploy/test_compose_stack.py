@@ -79,7 +79,9 @@ def mailed_code(compose: ComposeStack, recipient: str) -> str:
 @pytest.fixture(scope="module")
 def verified(stack: ComposeStack) -> dict[str, Any]:
     """One code sent through the API, delivered by the worker to the SMTP sink, and verified."""
-    sent = web(stack, SEND, method="POST", body={"email": "alice@example.com"})
+    # The proxy appends the client's address to X-Forwarded-For.
+    client = {"X-Forwarded-For": "203.0.113.7"}
+    sent = web(stack, SEND, method="POST", body={"email": "alice@example.com"}, headers=client)
     assert sent.status == 202, sent.body
     code = mailed_code(stack, "alice@example.com")
     answer = web(
@@ -145,6 +147,11 @@ def test_a_code_reaches_the_smtp_sink_through_the_worker_and_verifies_once(
     assert verified["answer"].json()["verified"] is True
     assert verified["again"].status == 400
     assert verified["code"] not in stack.logs("web") + stack.logs("worker")
+
+
+def test_the_per_ip_limit_counts_the_client_the_proxy_names(stack: ComposeStack, verified: dict[str, Any]) -> None:
+    keys = stack.podman("exec", stack.container("redis"), "redis-cli", "--scan", "--pattern", "otpsvc:send:ip:*")
+    assert keys.stdout.split() == ["otpsvc:send:ip:203.0.113.7"]
 
 
 def test_the_recovery_sweep_on_beat_delivers_a_code_whose_task_was_lost(stack: ComposeStack) -> None:
