@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint services test-tools bench bench-latency chaos clean
+.PHONY: run test lint services test-tools bench bench-latency chaos compose-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ test: $(VENV)/.dev-installed services test-tools lint
 # Only the chaos tests (also part of `make test`), with each one's recovery time printed.
 chaos: $(VENV)/.dev-installed services
 	$(BIN)/pytest -m chaos -rA tests/workers
+
+# Builds the image and runs docker-compose.yml under podman (tests/deploy/test_compose_stack.py,
+# also part of `make test`); the first run also builds the local base images (deploy/compose/).
+compose-test: $(VENV)/.dev-installed services test-tools
+	$(BIN)/pytest -m compose -rA tests/deploy
 
 bench: $(VENV)/.dev-installed services
 	DJANGO_SETTINGS_MODULE=tests.settings REDIS_URL=redis://127.0.0.1:6379/9 $(BIN)/python bench/breaker.py

@@ -129,6 +129,8 @@ warnings.filterwarnings("ignore", message="No directory at", category=UserWarnin
 # --- Security (production defaults; `manage.py check --deploy` is clean with DEBUG off) ---
 
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Only where every request comes through a TLS proxy that sets X-Forwarded-Proto (docker-compose.yml
+# turns it on and publishes web on loopback only); a client reaching the server directly could claim https.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
@@ -456,8 +458,11 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # /metrics merges the directories of every group (gunicorn's, each Celery worker's).
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 METRICS_SCRAPE_DIRS = env.list("METRICS_SCRAPE_DIRS", default=[d for d in [PROMETHEUS_MULTIPROC_DIR] if d])
-# Prometheus scrapes /metrics inside the private network, over HTTP, with its bearer token.
-SECURE_REDIRECT_EXEMPT = [r"^metrics$"]
+# Prometheus scrapes /metrics, and load balancers and orchestrators probe /health and
+# /health/messaging, inside the private network over plain HTTP: those answer there, unredirected.
+# Everything else over plain HTTP (without X-Forwarded-Proto: https from a trusted proxy,
+# BEHIND_TLS_PROXY) is redirected to https:// on the same host name.
+SECURE_REDIRECT_EXEMPT = [r"^metrics$", r"^health$", r"^health/messaging$"]
 LOG_FORMAT = env.str("LOG_FORMAT", default="logfmt")
 if LOG_FORMAT not in ("logfmt", "json"):
     raise ImproperlyConfigured("LOG_FORMAT must be logfmt or json.")

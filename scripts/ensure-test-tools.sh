@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Tools the tests drive that pip cannot install: Debian's chromium (the browser tests, through
-# Playwright), promtool from Debian's prometheus package (the alert rules) and RabbitMQ (the
-# broker chaos test). Installs what is missing when run as root, and starts RabbitMQ if it is
-# installed but stopped; otherwise says what to install. Those tests skip with the reason on a
-# developer's machine, and fail under CI (CI=true), where every tool must be present.
+# Playwright), promtool from Debian's prometheus package (the alert rules), RabbitMQ (the broker
+# chaos test), and podman with runc and debootstrap (the compose stack test, tests/deploy/, which
+# builds its base images with debootstrap; Docker Compose itself comes from pip). Installs what is
+# missing when run as root, and starts RabbitMQ if it is installed but stopped; otherwise says what
+# to install. Those tests skip with the reason on a developer's machine, and fail under CI
+# (CI=true), where every tool must be present.
 set -euo pipefail
 
 rabbitmq_up() { (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; }
@@ -12,6 +14,9 @@ missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 [ -x /usr/sbin/rabbitmqctl ] || command -v rabbitmqctl >/dev/null 2>&1 || missing+=(rabbitmq-server)
+for tool in podman runc debootstrap; do
+  command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
+done
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -36,4 +41,4 @@ if ! rabbitmq_up && [ -x /usr/sbin/rabbitmq-server ] && [ "$(id -u)" -eq 0 ]; th
   /usr/sbin/rabbitmq-server -detached
   /usr/sbin/rabbitmqctl -q await_startup --timeout 120 || echo "RabbitMQ did not start; its test will say so." >&2
 fi
-echo "chromium, promtool and RabbitMQ are checked."
+echo "chromium, promtool, RabbitMQ, podman, runc and debootstrap are checked."
