@@ -65,7 +65,11 @@ def twilio() -> Iterator[RecordingTwilio]:
 @pytest.fixture
 def threaded_worker(settings, aws, moto_url, twilio, start_worker, tmp_path):
     """A threads-pool worker with 64 threads: SMS through Twilio (late), then SNS on moto."""
-    settings.OTP_SEND_LIMIT_PER_IP = settings.SMS_GLOBAL_HOURLY_BUDGET = settings.SMS_PREFIX_DAILY_CAP = 10_000
+    # 60 numbers of one prefix from one client: the per-IP limit, the anonymous budget and the
+    # pumping guard (none of them under test here) are opened wide.
+    settings.OTP_SEND_LIMIT_PER_IP = settings.SMS_ANONYMOUS_HOURLY_BUDGET = 10_000
+    settings.SMS_PUMPING_PREFIX_MIN_UNVERIFIED = settings.SMS_PUMPING_PER_CLIENT = 10_000
+    settings.SMS_PUMPING_COUNTRY_MIN_UNVERIFIED = settings.SMS_PUMPING_PREFIX_MIN_UNVERIFIED_UNDER_ATTACK = 10_000
     metrics_dir = tmp_path / "worker-metrics"
     metrics_dir.mkdir()
 
