@@ -6,8 +6,8 @@ from django.conf import settings
 from django.utils import translation
 
 from messaging.models import Channel
-from messaging.providers.base import EmailMessage, SmsMessage
 from messaging.providers.base import Message as Outgoing
+from messaging.providers.base import message_from_parts
 from messaging.segments import count_segments
 from notifications.models import Message
 
@@ -24,16 +24,7 @@ def render_for_delivery(message: Message) -> Outgoing:
         segments = count_segments(parts["body"])
         if (message.segments, message.encoding) != (segments.count, segments.encoding):
             Message.objects.filter(pk=message.pk).update(segments=segments.count, encoding=segments.encoding)
-        return SmsMessage(to=message.recipient, body=parts["body"], tags=tags)
-    return EmailMessage(
-        to=message.recipient,
-        subject=parts["subject"],
-        text=parts.get("text", ""),
-        html=parts.get("html", ""),
-        from_email=settings.OTP_FROM_EMAIL,
-        from_name=settings.OTP_FROM_NAME,
-        tags=tags,
-    )
+    return message_from_parts(channel=message.channel, to=message.recipient, parts=parts, tags=tags)
 
 
 def content_of(message: Message) -> dict[str, str]:

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from messaging.models import Channel, CommunicationLog, MessageStatus
-from messaging.providers.base import EmailMessage, Message, SmsMessage
+from messaging.providers.base import EmailMessage, Message, SmsMessage, message_from_parts
 from messaging.providers.sink import sink_chain
 from messaging.service import UnifiedMessagingService, mark_failed
 from otp.claim import claim
@@ -110,7 +110,7 @@ def render_message(otp: OneTimeCode, code: str) -> Message:
     tags = {"purpose": otp.purpose, "tenant": otp.tenant_id}
     parts = rendered_texts(otp, code)
     if parts is not None:
-        return _from_parts(otp, parts, tags)
+        return message_from_parts(channel=otp.channel, to=otp.recipient, parts=parts, tags=tags)
     minutes = max(1, settings.OTP_TTL_SECONDS // 60)
     service = settings.OTP_SERVICE_NAME
     if otp.channel == Channel.SMS:
@@ -129,21 +129,6 @@ def render_message(otp: OneTimeCode, code: str) -> Message:
         subject=f"Your {service} code",
         text=text,
         html=html,
-        from_email=settings.OTP_FROM_EMAIL,
-        from_name=settings.OTP_FROM_NAME,
-        tags=tags,
-    )
-
-
-@sensitive_variables("parts")
-def _from_parts(otp: OneTimeCode, parts: dict[str, str], tags: dict[str, str]) -> Message:
-    if otp.channel == Channel.SMS:
-        return SmsMessage(to=otp.recipient, body=parts["body"], tags=tags)
-    return EmailMessage(
-        to=otp.recipient,
-        subject=parts["subject"],
-        text=parts.get("text", ""),
-        html=parts.get("html", ""),
         from_email=settings.OTP_FROM_EMAIL,
         from_name=settings.OTP_FROM_NAME,
         tags=tags,

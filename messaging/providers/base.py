@@ -8,9 +8,12 @@ loop in messaging.service does all of that, in one place.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
+
+from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
 from messaging.models import Channel
 
@@ -53,6 +56,23 @@ class SmsMessage:
 
 
 Message = EmailMessage | SmsMessage
+
+
+@sensitive_variables("parts")  # a code's text is in them
+def message_from_parts(*, channel: str, to: str, parts: Mapping[str, str], tags: dict[str, str]) -> Message:
+    """The message for `channel` from rendered parts (`body` for SMS; `subject`, `text`, `html` for
+    email), from the configured sender."""
+    if channel == Channel.SMS:
+        return SmsMessage(to=to, body=parts["body"], tags=tags)
+    return EmailMessage(
+        to=to,
+        subject=parts["subject"],
+        text=parts.get("text", ""),
+        html=parts.get("html", ""),
+        from_email=settings.OTP_FROM_EMAIL,
+        from_name=settings.OTP_FROM_NAME,
+        tags=tags,
+    )
 
 
 @dataclass(frozen=True)
