@@ -146,10 +146,10 @@ class UnifiedMessagingService:
                 provider_message_id, price = self._call(provider_class, message, redact)
             except _AttemptFailed as failed:
                 failure = failed.failure
-                record_attempt(
+                record_attempt(log, new_attempt(
                     log, provider_class.name, failure.outcome, started,
                     error=failure.error, error_code=failure.error_code, reason=reason,
-                )  # fmt: skip
+                ))  # fmt: skip
                 if failure.outcome == AttemptOutcome.RECIPIENT_FAULT:
                     mark_failed(log, f"{provider_class.name}: {failure.error}")
                     return DeliveryOutcome(success=False, status=MessageStatus.FAILED, error=failure.error)
@@ -226,17 +226,8 @@ def record_sent(
     metrics.message_sent(log)
 
 
-def record_attempt(
-    log: CommunicationLog,
-    provider: str,
-    outcome: str,
-    started: float,
-    *,
-    error: str = "",
-    error_code: str = "",
-    reason: str = "",
-) -> DeliveryAttempt:
-    attempt = new_attempt(log, provider, outcome, started, error=error, error_code=error_code, reason=reason)
+def record_attempt(log: CommunicationLog, attempt: DeliveryAttempt) -> DeliveryAttempt:
+    """Write an attempt that did not send (the sent one goes with the log's state, record_sent)."""
     attempt.save(force_insert=True)
     attempt_recorded(log, attempt)
     return attempt
