@@ -17,6 +17,9 @@ command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 for tool in podman runc debootstrap; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
 done
+# Compose services find each other by name: podman's CNI networks need the dnsname plugin for that
+# (without it the migrate container cannot resolve "postgres"), and Debian's podman does not pull it in.
+[ -x /usr/lib/cni/dnsname ] || missing+=(golang-github-containernetworking-plugin-dnsname)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
