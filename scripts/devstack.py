@@ -162,7 +162,13 @@ def start_embedded_postgres(env: dict[str, str]) -> str:
             embedded_postgres_initdb_command(directory=data), cwd=ROOT, env=env, capture_output=True, text=True
         )
         if made.returncode != 0:
-            raise SystemExit(f"initdb failed for {data}:\n{made.stdout}{made.stderr}")
+            hint = (
+                "\nAs root, PostgreSQL runs in a user namespace of its own (unshare --user); where those are"
+                " off, run make run as another user, or point DATABASE_URL at a PostgreSQL server."
+                if os.geteuid() == 0
+                else ""
+            )
+            raise SystemExit(f"initdb failed for {data}:\n{made.stdout}{made.stderr}{hint}")
     # SIGINT is PostgreSQL's fast shutdown: it ends open sessions (a manage.py shell) instead of waiting.
     start("postgres", embedded_postgres_command(port=POSTGRES_PORT, directory=data), env, stop_signal=signal.SIGINT)
     create_database_when_up(POSTGRES_PORT, DATABASE_NAME)
