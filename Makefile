@@ -32,7 +32,7 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
-	DJANGO_SETTINGS_MODULE=tests.settings DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=tests.settings DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres $(BIN)/python manage.py makemigrations --check --dry-run
 	POSTGRES_PASSWORD=check SECRET_KEY=check FLOWER_BASIC_AUTH=check:check $(BIN)/docker-compose -f docker-compose.yml config --quiet
 
 test: $(VENV)/.dev-installed services test-tools lint

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
+from typing import Any
 
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 
 class Channel(models.TextChoices):
@@ -48,8 +52,46 @@ class AttemptOutcome(models.TextChoices):
     SKIPPED_QUOTA = "skipped_quota", "Skipped: quota spent"
 
 
+# The rules on a log row's claim, each written once (see messaging/conditions.py): querysets use
+# them through CommunicationLog.objects, the one-statement claim (otp/claim.py) as SQL.
+
+
+def lease_start(now: datetime, lease_seconds: float) -> datetime:
+    """A claim made before this has outlived its lease: only a dead worker holds one that long."""
+    return now - timedelta(seconds=lease_seconds)
+
+
+def is_abandoned(lease_start: Any) -> Q:
+    """Sending under a claim made before `lease_start`: its worker died."""
+    return Q(status=MessageStatus.SENDING, claimed_at__lt=lease_start)
+
+
+def is_claimable(lease_start: Any) -> Q:
+    """A worker may claim it: queued, or abandoned."""
+    return Q(status=MessageStatus.QUEUED) | is_abandoned(lease_start)
+
+
+def is_lost(now: datetime) -> Q:
+    """Its delivery task may be gone, so the recovery sweeps publish it again: queued for
+    OTP_RECOVERY_GRACE_SECONDS since its delivery was last published or due (since it was
+    written, if never), or abandoned past OTP_CLAIM_LEASE_SECONDS."""
+    grace = now - timedelta(seconds=settings.OTP_RECOVERY_GRACE_SECONDS)
+    waited = Q(claimed_at__lt=grace) | Q(claimed_at__isnull=True, created_at__lt=grace)
+    return (Q(status=MessageStatus.QUEUED) & waited) | is_abandoned(lease_start(now, settings.OTP_CLAIM_LEASE_SECONDS))
+
+
+class CommunicationLogQuerySet(models.QuerySet["CommunicationLog"]):
+    def claimable(self, *, now: datetime, lease_seconds: float) -> CommunicationLogQuerySet:
+        return self.filter(is_claimable(lease_start(now, lease_seconds)))
+
+    def lost(self, *, now: datetime) -> CommunicationLogQuerySet:
+        return self.filter(is_lost(now))
+
+
 class CommunicationLog(models.Model):
     """One message to one recipient, from the moment it is accepted to its last known state."""
+
+    objects = CommunicationLogQuerySet.as_manager()
 
     message_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     recipient = models.CharField(max_length=320)

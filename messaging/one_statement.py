@@ -10,8 +10,8 @@ Such a statement is long, and PostgreSQL spends longer planning it than running 
 on the server: psycopg then prepares the statement on its connection, and every later run is only
 bound and executed (see DATABASE_PREPARED_STATEMENTS in otpsite/settings.py).
 
-SQLite (`make run`'s default) has no data-modifying CTEs: there the same writes run in one
-transaction, through the ORM.
+A condition that a queryset also uses (a code is live, a log row is claimable) goes into such a
+statement as a messaging.conditions.Where, compiled from the rule's one definition.
 """
 
 from __future__ import annotations
@@ -21,14 +21,9 @@ from typing import Any, NamedTuple
 
 import psycopg
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Field, Model
-
-
-def enabled() -> bool:
-    """Whether the database takes data-modifying CTEs (PostgreSQL)."""
-    return connection.vendor == "postgresql"
 
 
 def cursor() -> CursorWrapper:
@@ -85,11 +80,6 @@ def insert_and_update(new: Model, row: Model, update_fields: list[str]) -> None:
 
     Within a surrounding transaction.atomic() both simply join it.
     """
-    if not enabled():
-        with transaction.atomic():
-            new.save(force_insert=True)
-            row.save(update_fields=update_fields)
-        return
     columns, marks, values = insert_parts(new)
     fields = [field for name in update_fields if isinstance(field := row._meta.get_field(name), Field)]
     assignments = ", ".join(f"{connection.ops.quote_name(str(f.column))} = %s" for f in fields)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 
 from messaging.models import CommunicationLog, MessageStatus
@@ -19,12 +18,11 @@ from otp.delivery import DeliveryStep, backoff_delay
 
 
 def claim(log: CommunicationLog, *, lease_seconds: float) -> bool:
-    """Take the log row for this worker: queued, or sending under a lease that ran out. One UPDATE."""
+    """Take the log row for this worker if it is claimable (queued, or its lease ran out). One UPDATE."""
     now = timezone.now()
-    lease_start = now - timedelta(seconds=lease_seconds)
     taken = (
         CommunicationLog.objects.filter(pk=log.pk)
-        .filter(Q(status=MessageStatus.QUEUED) | Q(status=MessageStatus.SENDING, claimed_at__lt=lease_start))
+        .claimable(now=now, lease_seconds=lease_seconds)
         .update(status=MessageStatus.SENDING, claimed_at=now)
     )
     log.status, log.claimed_at = MessageStatus.SENDING, now

@@ -1,31 +1,26 @@
 """The way back for accepted tenant messages whose delivery task was lost (as otp.recovery for codes).
 
-A message still `queued` OTP_RECOVERY_GRACE_SECONDS after it was accepted (or after its retry was
-due), or still `sending` past its claim lease, gets its delivery published again; the claim in
-notifications.delivery keeps that to one send.
+A message whose log row is lost (messaging.models.is_lost: still `queued` OTP_RECOVERY_GRACE_SECONDS
+after it was accepted or its retry was due, or still `sending` past its claim lease) gets its
+delivery published again; the claim in notifications.delivery keeps that to one send.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
 from django.db.models import Q
 
-from messaging.models import CommunicationLog, MessageStatus
+from messaging.conditions import through
+from messaging.models import CommunicationLog, MessageStatus, is_lost
 from notifications.models import Message
 
 SWEEP_BATCH = 500
 
 
 def lost_messages(*, now: datetime) -> Q:
-    grace = now - timedelta(seconds=settings.OTP_RECOVERY_GRACE_SECONDS)
-    lease = now - timedelta(seconds=settings.OTP_CLAIM_LEASE_SECONDS)
-    queued = Q(log__status=MessageStatus.QUEUED) & (
-        Q(log__claimed_at__lt=grace) | Q(log__claimed_at__isnull=True, log__created_at__lt=grace)
-    )
-    return queued | Q(log__status=MessageStatus.SENDING, log__claimed_at__lt=lease)
+    return through("log", is_lost(now))
 
 
 def anything_lost(*, now: datetime) -> bool:

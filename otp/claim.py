@@ -1,26 +1,29 @@
 """A worker's claim on one code's delivery: read the code, claim its log row, store the new hash.
 
-On PostgreSQL this is one statement, so one round trip and one commit: a CTE reads the code, a
-second claims its log row (queued, or sending under a lease that has run out because its worker
-died), a third stores the new code's hash only if the claim succeeded and the code is still live
-(not used, replaced or expired). The rows it returns are as they were before the statement; the
-caller sets what the claim changed. Elsewhere (`make run` on SQLite) the same steps run through the
-ORM: one SELECT, then both UPDATEs in one transaction.
+One statement, so one round trip and one commit: a CTE reads the code, a second claims its log row
+if it is claimable (messaging.models.is_claimable: queued, or sending under a lease that has run
+out because its worker died), a third stores the new code's hash only if the claim succeeded and
+the code is live (otp.models.is_live: not used, replaced or expired). The rows it returns are as
+they were before the statement; the caller sets what the claim changed.
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
-from django.db.models import Model, Q
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.models import Model
 
 from messaging import one_statement
-from messaging.models import CommunicationLog, MessageStatus
-from otp.models import OneTimeCode
+from messaging.conditions import Param, Where
+from messaging.models import CommunicationLog, MessageStatus, is_claimable, lease_start
+from otp.models import OneTimeCode, is_live
+
+CLAIMABLE = Where(CommunicationLog, is_claimable(Param("lease_start")))
+LIVE = Where(OneTimeCode, is_live(Param("now")))
 
 
 @dataclass(frozen=True)
@@ -33,12 +36,15 @@ class Claim:
 
 def claim(otp_id: str, code_hash: str, *, now: datetime, lease_seconds: float) -> Claim | None:
     """Claim the delivery of `otp_id` with `code_hash` as its code. None: no such code or no log."""
-    lease_start = now - timedelta(seconds=lease_seconds)
-    if not one_statement.enabled():
-        return _claim_through_the_orm(otp_id, code_hash, now=now, lease_start=lease_start)
     sql = _claim_sql()
-    sending, queued = MessageStatus.SENDING.value, MessageStatus.QUEUED.value
-    params: list[Any] = [otp_id, sending, now, queued, sending, lease_start, code_hash, now]
+    params: list[Any] = [
+        otp_id,
+        MessageStatus.SENDING.value,
+        now,
+        *CLAIMABLE.params(lease_start=lease_start(now, lease_seconds)),
+        code_hash,
+        *LIVE.params(now=now),
+    ]
     with one_statement.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -50,34 +56,16 @@ def claim(otp_id: str, code_hash: str, *, now: datetime, lease_seconds: float) -
     return Claim(otp=otp, log=log, claimed=row[-2], live=row[-1])
 
 
-def _claim_through_the_orm(otp_id: str, code_hash: str, *, now: datetime, lease_start: datetime) -> Claim | None:
-    otp = OneTimeCode.objects.select_related("log").filter(pk=otp_id).first()
-    if otp is None or otp.log is None:
-        return None
-    with transaction.atomic():
-        claimed = (
-            CommunicationLog.objects.filter(pk=otp.log.pk)
-            .filter(Q(status=MessageStatus.QUEUED) | Q(status=MessageStatus.SENDING, claimed_at__lt=lease_start))
-            .update(status=MessageStatus.SENDING, claimed_at=now)
-        )
-        live = bool(claimed) and bool(
-            OneTimeCode.objects.filter(
-                pk=otp.pk, used_at__isnull=True, invalidated_at__isnull=True, expires_at__gt=now
-            ).update(code_hash=code_hash)
-        )
-    return Claim(otp=otp, log=otp.log, claimed=bool(claimed), live=live)
-
-
 @functools.cache
 def _claim_sql() -> str:
     log_table, code_table = CommunicationLog._meta.db_table, OneTimeCode._meta.db_table
     return (
         f"WITH code AS (SELECT * FROM {code_table} WHERE id = %s),"  # noqa: S608 (names from the models, values as parameters)
         f" claimed AS (UPDATE {log_table} SET status = %s, claimed_at = %s"
-        " WHERE id = (SELECT log_id FROM code) AND (status = %s OR (status = %s AND claimed_at < %s))"
+        f" WHERE id = (SELECT log_id FROM code) AND {CLAIMABLE.sql}"
         " RETURNING id),"
         f" stored AS (UPDATE {code_table} SET code_hash = %s WHERE id = (SELECT id FROM code)"
-        " AND EXISTS (SELECT 1 FROM claimed) AND used_at IS NULL AND invalidated_at IS NULL AND expires_at > %s"
+        f" AND EXISTS (SELECT 1 FROM claimed) AND {LIVE.sql}"
         " RETURNING id)"
         f" SELECT {_columns(OneTimeCode, 'c')}, {_columns(CommunicationLog, 'l')},"
         " EXISTS (SELECT 1 FROM claimed), EXISTS (SELECT 1 FROM stored)"

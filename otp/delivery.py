@@ -18,7 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from messaging.models import Channel, CommunicationLog, MessageStatus
+from messaging.models import Channel, CommunicationLog, MessageStatus, lease_start
 from messaging.providers.base import EmailMessage, Message, SmsMessage, message_from_parts
 from messaging.providers.sink import sink_chain
 from messaging.service import UnifiedMessagingService, mark_failed
@@ -59,7 +59,7 @@ def deliver_one_time_code(otp_id: str, *, retries: int, lease_seconds: float) ->
         log.refresh_from_db()
         if log.status == MessageStatus.SENDING and log.claimed_at is not None:
             # Another worker holds it; look again once its lease has run out.
-            remaining = (log.claimed_at + timedelta(seconds=lease_seconds) - now).total_seconds()
+            remaining = (log.claimed_at - lease_start(now, lease_seconds)).total_seconds()
             return DeliveryStep(done=False, reason="claimed by another worker", retry_in=max(remaining, 1.0))
         return DeliveryStep(done=True, reason=f"already {log.status}")
     log.status, log.claimed_at = MessageStatus.SENDING, now

@@ -8,15 +8,16 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.views.decorators.debug import sensitive_variables
 
 from messaging import one_statement
+from messaging.conditions import Param, Where
 from messaging.models import CommunicationLog, MessageStatus
 from messaging.service import mark_failed
 from otp import events
 from otp.codes import code_matches
-from otp.models import OneTimeCode
+from otp.models import OneTimeCode, OneTimeCodeQuerySet, is_unspent
 
 
 class DeliveryNotQueued(Exception):
@@ -44,10 +45,7 @@ def issue_code(request: CodeRequest, *, now: datetime, enqueue: Callable[[str], 
     request enqueues nothing. Raises DeliveryNotQueued if enqueue fails; the log then says so.
     """
     log, otp = _new_rows(request, now)
-    if one_statement.enabled():
-        _write_in_one_statement(log, otp, request, now)
-    else:
-        _write_in_one_transaction(log, otp, request, now)
+    _write_in_one_statement(log, otp, request, now)
     transaction.on_commit(lambda: _enqueue_or_fail(otp, log, enqueue))
     return otp
 
@@ -75,17 +73,17 @@ def _optional_metadata(request: CodeRequest) -> dict[str, object]:
     return {**({"locale": request.locale} if request.locale else {}), **({"test": True} if request.test else {})}
 
 
-def _write_in_one_transaction(log: CommunicationLog, otp: OneTimeCode, request: CodeRequest, now: datetime) -> None:
-    """Any database: UPDATE, INSERT, INSERT between BEGIN and COMMIT (five round trips)."""
-    with transaction.atomic():
-        live_codes(request).update(invalidated_at=now)
-        log.save(force_insert=True)
-        otp.log = log
-        otp.save(force_insert=True)
+def _same_request(tenant_id: object, recipient: object, purpose: object) -> Q:
+    return Q(tenant_id=tenant_id, recipient=recipient, purpose=purpose)
+
+
+# The codes a new one replaces: the unspent ones of the same (tenant, recipient, purpose).
+REPLACED = Where(OneTimeCode, _same_request(Param("tenant_id"), Param("recipient"), Param("purpose")) & is_unspent())
 
 
 def _write_in_one_statement(log: CommunicationLog, otp: OneTimeCode, request: CodeRequest, now: datetime) -> None:
-    """PostgreSQL: the same three writes as one statement with data-modifying CTEs (one round trip).
+    """Invalidate the codes it replaces, insert the log row, insert the code: one statement with
+    data-modifying CTEs, so one round trip.
 
     A single statement is atomic on its own, so in autocommit it needs no BEGIN or COMMIT. Its
     CTEs share one snapshot: the UPDATE cannot see (and so never invalidates) the code inserted
@@ -95,14 +93,13 @@ def _write_in_one_statement(log: CommunicationLog, otp: OneTimeCode, request: Co
     log_columns, log_marks, log_values = one_statement.insert_parts(log)
     code_columns, code_marks, code_values = one_statement.insert_parts(otp, skip=frozenset({"log"}))
     sql = (
-        f"WITH invalidated AS (UPDATE {code_table} SET invalidated_at = %s"  # noqa: S608 (names from the models, values as parameters)
-        " WHERE tenant_id = %s AND recipient = %s AND purpose = %s"
-        " AND used_at IS NULL AND invalidated_at IS NULL),"
+        f"WITH invalidated AS (UPDATE {code_table} SET invalidated_at = %s WHERE {REPLACED.sql}),"  # noqa: S608 (names from the models, values as parameters)
         f" new_log AS (INSERT INTO {log_table} ({log_columns}) VALUES ({log_marks}) RETURNING id)"
         f" INSERT INTO {code_table} ({code_columns}, log_id) SELECT {code_marks}, id FROM new_log"
         " RETURNING log_id"
     )
-    params = [now, request.tenant_id, request.recipient, request.purpose, *log_values, *code_values]
+    replaced = REPLACED.params(tenant_id=request.tenant_id, recipient=request.recipient, purpose=request.purpose)
+    params = [now, *replaced, *log_values, *code_values]
     with one_statement.cursor() as cursor:
         cursor.execute(sql, params)
         (log.pk,) = cursor.fetchone()
@@ -125,7 +122,7 @@ def verify_code(request: CodeRequest, code: str, *, now: datetime) -> bool:
     A wrong guess counts against the code; at OTP_MAX_ATTEMPTS it can no longer verify.
     """
     with transaction.atomic():
-        otp = live_codes(request).select_for_update().order_by("-created_at").first()
+        otp = unspent_codes(request).select_for_update().order_by("-created_at").first()
         if otp is None or otp.expires_at <= now or otp.attempts >= settings.OTP_MAX_ATTEMPTS:
             return False
         # Either the first code or the one a receipt-driven resend carried; one shared counter.
@@ -146,15 +143,10 @@ def resend_hash_id(otp: OneTimeCode) -> str:
 
 def has_live_code(request: CodeRequest, *, now: datetime) -> bool:
     """Whether a code that could still verify exists: only guesses at one count towards a lockout."""
-    latest = live_codes(request).order_by("-created_at").first()
+    latest = unspent_codes(request).order_by("-created_at").first()
     return latest is not None and latest.expires_at > now and latest.attempts < settings.OTP_MAX_ATTEMPTS
 
 
-def live_codes(request: CodeRequest):  # type: ignore[no-untyped-def]
-    return OneTimeCode.objects.filter(
-        tenant_id=request.tenant_id,
-        recipient=request.recipient,
-        purpose=request.purpose,
-        used_at__isnull=True,
-        invalidated_at__isnull=True,
-    )
+def unspent_codes(request: CodeRequest) -> OneTimeCodeQuerySet:
+    """The request's unspent codes: the latest is the one that verifies, while it has not expired."""
+    return OneTimeCode.objects.filter(_same_request(request.tenant_id, request.recipient, request.purpose)).unspent()

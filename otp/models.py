@@ -3,10 +3,43 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Any
 
 from django.db import models
+from django.db.models import Q
 
 from messaging.models import Channel, CommunicationLog
+
+# The rules on a code, each written once (see messaging/conditions.py): querysets use them through
+# OneTimeCode.objects (or through a log row's `one_time_code`), the one-statement writes
+# (otp/lifecycle.py, otp/claim.py) as SQL.
+
+
+def is_unspent() -> Q:
+    """Neither used nor replaced by a newer code for the same (tenant, recipient, purpose)."""
+    return Q(used_at__isnull=True, invalidated_at__isnull=True)
+
+
+def is_live(now: Any) -> Q:
+    """Unspent and not expired: a code that may still be delivered, resent and verified."""
+    return is_unspent() & Q(expires_at__gt=now)
+
+
+def is_owed_a_resend(now: Any) -> Q:
+    """Live and not resent yet: a code that may get its one resend through the next provider."""
+    return is_live(now) & Q(resent_at__isnull=True)
+
+
+class OneTimeCodeQuerySet(models.QuerySet["OneTimeCode"]):
+    def unspent(self) -> OneTimeCodeQuerySet:
+        return self.filter(is_unspent())
+
+    def live(self, now: datetime) -> OneTimeCodeQuerySet:
+        return self.filter(is_live(now))
+
+    def owed_a_resend(self, now: datetime) -> OneTimeCodeQuerySet:
+        return self.filter(is_owed_a_resend(now))
 
 
 class OneTimeCode(models.Model):
@@ -14,6 +47,8 @@ class OneTimeCode(models.Model):
 
     The worker generates the code and stores code_hash; until then the row cannot verify.
     """
+
+    objects = OneTimeCodeQuerySet.as_manager()
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant_id = models.CharField(max_length=64)

@@ -29,17 +29,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Q
 
+from messaging.conditions import through
 from messaging.masking import log_event
-from messaging.models import CommunicationLog, MessageStatus
+from messaging.models import CommunicationLog, CommunicationLogQuerySet, MessageStatus, is_claimable, lease_start
 from messaging.service import mark_failed
-from otp.models import OneTimeCode
+from otp.models import OneTimeCode, is_live
 from otp.resend import RESEND_OF, providers_after, send_resend
 
 logger = logging.getLogger("otp.recovery")
@@ -55,27 +56,20 @@ class SweepResult:
     settled_stale: int
 
 
-def pending_codes() -> QuerySet[CommunicationLog]:
+def pending_codes() -> CommunicationLogQuerySet:
     """OTP log rows that no provider has taken yet (queued, or sending), oldest first."""
     return CommunicationLog.objects.filter(
         status__in=[MessageStatus.QUEUED, MessageStatus.SENDING], one_time_code__isnull=False
     ).order_by("created_at")
 
 
-def _valid_code() -> Q:
-    return Q(one_time_code__used_at__isnull=True, one_time_code__invalidated_at__isnull=True)
-
-
-def _lost(*, now: datetime) -> Q:
-    grace = timedelta(seconds=settings.OTP_RECOVERY_GRACE_SECONDS)
-    lease = timedelta(seconds=settings.OTP_CLAIM_LEASE_SECONDS)
-    queued_long_ago = Q(claimed_at__lt=now - grace) | Q(claimed_at__isnull=True, created_at__lt=now - grace)
-    return Q(queued_long_ago, status=MessageStatus.QUEUED) | Q(status=MessageStatus.SENDING, claimed_at__lt=now - lease)
+def _live_code(now: datetime) -> Q:
+    return through("one_time_code", is_live(now))
 
 
 def anything_lost(*, now: datetime) -> bool:
     """Whether a sweep now would find a row to publish again or settle (beat asks before sending it)."""
-    return pending_codes().filter(_lost(now=now)).exists() or _lost_resends(now=now).exists()
+    return pending_codes().lost(now=now).exists() or _lost_resends(now=now).exists()
 
 
 def recover_undelivered_codes(*, now: datetime, publish: Callable[[str], None]) -> SweepResult:
@@ -87,11 +81,7 @@ def recover_undelivered_codes(*, now: datetime, publish: Callable[[str], None]) 
     """
     settled = _settle_stale(now=now)
     with transaction.atomic():
-        lost = (
-            pending_codes()
-            .filter(_lost(now=now), _valid_code(), one_time_code__expires_at__gt=now)
-            .select_for_update(skip_locked=True, of=("self",))
-        )
+        lost = pending_codes().lost(now=now).filter(_live_code(now)).select_for_update(skip_locked=True, of=("self",))
         rows = list(lost.values_list("pk", "one_time_code__id")[:SWEEP_BATCH])
         # Back to queued and stamped: a stale claim is released, and the next sweep waits a grace period.
         CommunicationLog.objects.filter(pk__in=[pk for pk, _ in rows]).update(
@@ -108,14 +98,13 @@ def recover_undelivered_codes(*, now: datetime, publish: Callable[[str], None]) 
 
 def _settle_stale(*, now: datetime) -> int:
     """Lost rows whose code can no longer be used are failed: nobody can be waiting for them."""
-    dead = ~_valid_code() | Q(one_time_code__expires_at__lte=now)
-    ids = list(pending_codes().filter(_lost(now=now)).filter(dead).values_list("pk", flat=True)[:SWEEP_BATCH])
+    ids = list(pending_codes().lost(now=now).exclude(_live_code(now)).values_list("pk", flat=True)[:SWEEP_BATCH])
     if not ids:
         return 0
     # The same conditions again in the UPDATE: a row claimed meanwhile is left to its worker.
     return (
         CommunicationLog.objects.filter(pk__in=ids)
-        .filter(_lost(now=now))
+        .lost(now=now)
         .update(status=MessageStatus.FAILED, error_message=EXPIRED_ERROR)
     )
 
@@ -128,9 +117,9 @@ class Backlog:
     oldest_age_seconds: float | None
 
 
-def owed_codes(*, now: datetime) -> QuerySet[CommunicationLog]:
+def owed_codes(*, now: datetime) -> CommunicationLogQuerySet:
     """Pending rows whose code can still verify: the deliveries the service still owes."""
-    return pending_codes().filter(_valid_code(), one_time_code__expires_at__gt=now)
+    return pending_codes().filter(_live_code(now))
 
 
 def backlog(*, now: datetime) -> Backlog:
@@ -141,12 +130,15 @@ def backlog(*, now: datetime) -> Backlog:
 
 def requeue(log_id: int, *, now: datetime, publish: Callable[[str], None]) -> str:
     """Publish one pending code again now (the operator's hand on the sweep). Returns what happened."""
-    row = pending_codes().filter(pk=log_id).values_list("one_time_code__id", "status", "claimed_at").first()
-    if row is None:
+    claimable = ExpressionWrapper(
+        is_claimable(lease_start(now, settings.OTP_CLAIM_LEASE_SECONDS)), output_field=BooleanField()
+    )
+    row = pending_codes().filter(pk=log_id).annotate(claimable=claimable)
+    found = row.values_list("one_time_code__id", "status", "claimable").first()
+    if found is None:
         return "not pending"
-    otp_id, status, claimed_at = row
-    lease = timedelta(seconds=settings.OTP_CLAIM_LEASE_SECONDS)
-    if status == MessageStatus.SENDING and claimed_at is not None and claimed_at >= now - lease:
+    otp_id, status, claimable_now = found
+    if not claimable_now:
         return "claimed by a live worker"
     CommunicationLog.objects.filter(pk=log_id, status=status).update(status=MessageStatus.QUEUED, claimed_at=now)
     publish(str(otp_id))
@@ -163,9 +155,9 @@ def backlog_report(*, now: datetime) -> dict[str, Any]:
     return {"count": pending.count, "oldest_age_seconds": age}
 
 
-def _lost_resends(*, now: datetime) -> QuerySet[CommunicationLog]:
-    return CommunicationLog.objects.filter(
-        _lost(now=now), status__in=[MessageStatus.QUEUED, MessageStatus.SENDING], metadata__has_key=RESEND_OF
+def _lost_resends(*, now: datetime) -> CommunicationLogQuerySet:
+    return CommunicationLog.objects.lost(now=now).filter(
+        status__in=[MessageStatus.QUEUED, MessageStatus.SENDING], metadata__has_key=RESEND_OF
     )
 
 
@@ -193,12 +185,8 @@ def recover_lost_resends(*, now: datetime, publish: Callable[[int], None]) -> Sw
 
 def _first_sends_of_live_codes(message_ids: set[str], *, now: datetime) -> set[str]:
     """Those of the first sends' `message_ids` whose code can still verify."""
-    live = (
-        OneTimeCode.objects.filter(log__message_id__in=message_ids, expires_at__gt=now)
-        .filter(used_at__isnull=True, invalidated_at__isnull=True)
-        .values_list("log__message_id", flat=True)
-    )
-    return {str(message_id) for message_id in live}
+    live = OneTimeCode.objects.filter(log__message_id__in=message_ids).live(now)
+    return {str(message_id) for message_id in live.values_list("log__message_id", flat=True)}
 
 
 def resume_lost_resend(resend_log_id: int, *, now: datetime) -> str:
@@ -212,12 +200,7 @@ def resume_lost_resend(resend_log_id: int, *, now: datetime) -> str:
     if not claimed:
         return "not owed"  # sent, failed, or claimed by another worker
     log = CommunicationLog.objects.get(pk=resend_log_id)
-    otp = (
-        OneTimeCode.objects.select_related("log")
-        .filter(log__message_id=log.metadata[RESEND_OF], expires_at__gt=now)
-        .filter(used_at__isnull=True, invalidated_at__isnull=True)
-        .first()
-    )
+    otp = OneTimeCode.objects.select_related("log").filter(log__message_id=log.metadata[RESEND_OF]).live(now).first()
     providers = providers_after(otp.log.channel, otp.log.provider_used) if otp and otp.log else []
     if otp is None or not providers:
         mark_failed(log, EXPIRED_ERROR if otp is None else "no next provider")

@@ -26,16 +26,17 @@ from django.db.models import F, Q, QuerySet, Value
 from django.views.decorators.debug import sensitive_variables
 
 from messaging import registry
+from messaging.conditions import through
 from messaging.models import Channel, CommunicationLog, MessageStatus, ReceiptEvent
 from messaging.providers.base import Provider
-from messaging.receipts import expects_receipts
+from messaging.receipt_timeout import without_receipt
 from messaging.receipts.base import RESEND_BLAMES
 from messaging.service import UnifiedMessagingService, mark_failed
 from otp.codes import generate_code, hash_code
 from otp.delivery import render_message
 from otp.lifecycle import resend_hash_id
 from otp.limits import count_paid_send
-from otp.models import OneTimeCode
+from otp.models import OneTimeCode, is_owed_a_resend
 
 NO_RECEIPT = "no receipt in time"
 FAILURE_RECEIPT = "failure receipt"
@@ -121,10 +122,7 @@ def _claim(otp: OneTimeCode, *, reason: str, now: datetime) -> str:
     LimitsUnavailable when Redis is down, so the task is retried with nothing claimed.
     """
     most = settings.OTP_MAX_ATTEMPTS
-    live = OneTimeCode.objects.filter(
-        pk=otp.pk, resent_at__isnull=True, used_at__isnull=True, invalidated_at__isnull=True, expires_at__gt=now,
-        attempts__lte=most - 2,
-    )  # fmt: skip
+    live = OneTimeCode.objects.filter(pk=otp.pk, attempts__lte=most - 2).owed_a_resend(now)
     if not live.exists():
         return "already resent, used, expired or out of guesses"
     if not count_paid_send(channel=otp.channel, tenant_id=otp.tenant_id):
@@ -136,20 +134,12 @@ def _claim(otp: OneTimeCode, *, reason: str, now: datetime) -> str:
 
 
 def logs_without_receipt(*, now: datetime) -> QuerySet[CommunicationLog]:
-    """First sends of live codes, through providers that report delivery, with no receipt in time."""
-    waiting = Q()
-    for channel, timeout in ((Channel.SMS, settings.MESSAGING_RECEIPT_TIMEOUT_SMS),
-                             (Channel.EMAIL, settings.MESSAGING_RECEIPT_TIMEOUT_EMAIL)):  # fmt: skip
-        names = [cls.name for cls in registry.chain(channel) if expects_receipts(cls.name)]
-        if timeout > 0 and names:
-            cutoff = now - timedelta(seconds=timeout)
-            # No code outlives OTP_TTL_SECONDS, so older messages need not be looked at.
-            oldest = cutoff - timedelta(seconds=settings.OTP_TTL_SECONDS)
-            waiting |= Q(channel=channel, provider_used__in=names, sent_at__lt=cutoff, sent_at__gte=oldest)
-    if not waiting:
+    """First sends of codes owed a resend, through providers that report delivery, with no receipt in time."""
+    # No code outlives OTP_TTL_SECONDS, so older messages need not be looked at.
+    waiting = without_receipt(now=now, look_back=timedelta(seconds=settings.OTP_TTL_SECONDS))
+    if waiting is None:
         return CommunicationLog.objects.none()
-    return CommunicationLog.objects.filter(waiting, _code_owed_a_resend(now), status=MessageStatus.SENT,
-                                           receipts__isnull=True)  # fmt: skip
+    return CommunicationLog.objects.filter(waiting, _code_owed_a_resend(now))
 
 
 def logs_failed_by_receipt(*, now: datetime) -> QuerySet[CommunicationLog]:
@@ -170,12 +160,7 @@ def logs_failed_by_receipt(*, now: datetime) -> QuerySet[CommunicationLog]:
 
 def _code_owed_a_resend(now: datetime) -> Q:
     """The log is the first send of a code that is live and has not been resent."""
-    return Q(
-        one_time_code__resent_at__isnull=True,
-        one_time_code__used_at__isnull=True,
-        one_time_code__invalidated_at__isnull=True,
-        one_time_code__expires_at__gt=now,
-    )
+    return through("one_time_code", is_owed_a_resend(now))
 
 
 def resend_codes_without_receipt(*, now: datetime, enqueue: Callable[[int, str], None], limit: int = 500) -> int:

@@ -6,6 +6,8 @@ the benchmarks, so they all run the worker the way docker-compose does.
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -45,3 +47,63 @@ def embedded_redis_command(*, port: int, directory: Path) -> list[str]:
         "--dir",
         str(directory),
     ]
+
+
+def embedded_postgres_bin() -> Path:
+    """The folder of the PostgreSQL binaries that pgserver's wheel ships (requirements.txt).
+
+    Found without importing pgserver's Python layer: as root, that layer adds a system user and
+    opens every folder above its data directory to everyone, .run/ included.
+    """
+    spec = importlib.util.find_spec("pgserver")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("pgserver is not installed: pip install -r requirements.txt")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def _not_as_root(command: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root. As root, it runs in a user namespace of its own where it
+    is `nobody` (uid 65534) while what it writes stays root's, so its folder can stay 0700."""
+    if os.geteuid() != 0:
+        return command
+    return ["unshare", "--user", "--map-user=65534", "--map-group=65534", *command]
+
+
+def embedded_postgres_initdb_command(*, directory: Path) -> list[str]:
+    """initdb for a new, empty data directory: user `postgres`, trusted on 127.0.0.1 only."""
+    return _not_as_root(
+        [
+            str(embedded_postgres_bin() / "initdb"),
+            "--pgdata",
+            str(directory),
+            "--username=postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-locale",
+            "--no-sync",
+            "--no-instructions",
+        ]
+    )
+
+
+def embedded_postgres_command(*, port: int, directory: Path) -> list[str]:
+    """pgserver's postgres on 127.0.0.1 only (no Unix socket), its data in `directory`.
+
+    A commit returns before it reaches the disk (synchronous_commit off): a crash of the machine
+    can lose the last moments of development data, never corrupt it.
+    """
+    return _not_as_root(
+        [
+            str(embedded_postgres_bin() / "postgres"),
+            "-D",
+            str(directory),
+            "-p",
+            str(port),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "unix_socket_directories=",
+            "-c",
+            "synchronous_commit=off",
+        ]
+    )

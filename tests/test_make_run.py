@@ -24,7 +24,7 @@ from tests.metrics_helpers import Scrape
 
 pytestmark = pytest.mark.integration
 
-# Only what a shell would have: no test settings, no DATABASE_URL pointing at PostgreSQL, no REDIS_URL.
+# Only what a shell would have: no test settings, no DATABASE_URL, no REDIS_URL.
 INHERITED = ("PATH", "HOME", "LANG", "TMPDIR")
 
 
@@ -58,11 +58,18 @@ def command_lines_holding(secret: str) -> list[str]:
     return found
 
 
-def test_make_run_serves_the_signup_flow_with_embedded_redis_and_sqlite_and_stops_on_ctrl_c(tmp_path):
-    ports = {name: free_port() for name in ("WEB_PORT", "FLOWER_PORT", "SMTP_SINK_PORT", "EMBEDDED_REDIS_PORT")}
+# What the issue promises a newcomer: `make run` serves the signup page this soon on a fresh clone.
+COLD_START_SECONDS = 60
+
+
+def test_make_run_serves_the_signup_flow_on_embedded_postgres_and_redis_and_stops_on_ctrl_c(tmp_path):
+    ports = {
+        name: free_port()
+        for name in ("WEB_PORT", "FLOWER_PORT", "SMTP_SINK_PORT", "EMBEDDED_REDIS_PORT", "EMBEDDED_POSTGRES_PORT")
+    }
     env = {name: os.environ[name] for name in INHERITED if name in os.environ}
     env.update({name: str(port) for name, port in ports.items()})
-    env.update(DEVSTACK_RUN_DIR=str(tmp_path / "run"), DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    env.update(DEVSTACK_RUN_DIR=str(tmp_path / "run"))
     (tmp_path / "run").mkdir(mode=0o755)
     for secret in ("flower-password", "admin-password"):  # as an earlier version left them: world-readable
         (tmp_path / "run" / secret).write_text("left-by-an-earlier-run\n")
@@ -86,12 +93,14 @@ def test_make_run_serves_the_signup_flow_with_embedded_redis_and_sqlite_and_stop
     reader.start()
     web = f"http://127.0.0.1:{ports['WEB_PORT']}"
     try:
+        # A cold start: initdb of a new .run/postgres, every migration, then every process.
         wait_for(
             lambda: any("Signup page" in line for line in lines) or stack.poll() is not None,
-            timeout=120,
+            timeout=COLD_START_SECONDS,
             what="make run to print its addresses",
         )
         assert stack.poll() is None, "".join(lines)
+        assert (tmp_path / "run" / "postgres" / "PG_VERSION").is_file()
         flower_login = re.search(r"Flower: .*\(user (\S+), password (\S+)\)", "".join(lines))
 
         assert get(f"{web}/signup/")[0] == 200
@@ -127,7 +136,9 @@ def test_make_run_serves_the_signup_flow_with_embedded_redis_and_sqlite_and_stop
         # the admin password file holds just the password.
         shown = subprocess.run(
             [sys.executable, "manage.py", "shell", "-v", "0", "-c",
-             "from django.conf import settings; print(settings.REDIS_URL, settings.DATABASES['default']['NAME'])"],
+             "from django.conf import settings; from django.db import connection;"
+             " print(settings.REDIS_URL, connection.settings_dict['PORT'], connection.vendor,"
+             " connection.cursor().execute('SELECT current_database()').fetchone()[0])"],
             cwd=ROOT, env={**{n: os.environ[n] for n in INHERITED if n in os.environ},
                            "DEVSTACK_RUN_DIR": str(run_dir)},
             capture_output=True, text=True, timeout=60,
@@ -135,7 +146,9 @@ def test_make_run_serves_the_signup_flow_with_embedded_redis_and_sqlite_and_stop
         assert shown.returncode == 0, shown.stderr
         assert shown.stdout.split() == [
             f"redis://127.0.0.1:{ports['EMBEDDED_REDIS_PORT']}/0",
-            str(tmp_path / "db.sqlite3"),
+            str(ports["EMBEDDED_POSTGRES_PORT"]),
+            "postgresql",
+            "otp",
         ]
         assert stat.S_IMODE((run_dir / "env").stat().st_mode) == 0o600
         admin_password = (run_dir / "admin-password").read_text()
@@ -157,6 +170,7 @@ def test_make_run_serves_the_signup_flow_with_embedded_redis_and_sqlite_and_stop
 
     assert stack.returncode == 0
     assert not (tmp_path / "run" / "env").exists()  # its Redis is gone, so is the file that pointed there
+    assert any("[postgres]" in line and "database system is shut down" in line for line in lines)
     for port in ports.values():
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()

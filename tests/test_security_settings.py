@@ -19,7 +19,7 @@ BASE_ENV = {
     "DJANGO_SETTINGS_MODULE": "otpsite.settings",
     "DEBUG": "0",
     "SECRET_KEY": "a-production-like-secret-key-that-is-long-enough-0123456789abcdef",
-    "DATABASE_URL": "sqlite:///:memory:",
+    "DATABASE_URL": "postgres://otp@127.0.0.1:5432/otp",
     "MESSAGING_EMAIL_PROVIDERS": "smtp",
     "MESSAGING_SMS_PROVIDERS": "sns,twilio",
 }
@@ -81,3 +81,9 @@ def test_unsafe_code_lifetimes_and_attempts_refuse_to_start(variable: str, value
 )
 def test_the_bounds_themselves_are_accepted(variable: str, value: str) -> None:
     assert manage_check(**{variable: value}).returncode == 0
+
+
+def test_a_database_other_than_postgresql_refuses_to_start() -> None:
+    result = manage_check(DATABASE_URL="sqlite:///:memory:")
+    assert result.returncode != 0
+    assert "Configuration error" in result.stderr and "DATABASE_URL" in result.stderr and "PostgreSQL" in result.stderr

@@ -17,7 +17,6 @@ from messaging.models import CommunicationLog, MessageStatus
 from otp.codes import hash_code
 from otp.lifecycle import CodeRequest, issue_code, verify_code
 from otp.models import OneTimeCode
-from tests.write_paths import write_path  # noqa: F401 (a fixture)
 
 REQUEST = CodeRequest(tenant_id="acme", recipient="jane@example.com", channel="email", purpose="login")
 
@@ -39,7 +38,6 @@ def test_a_code_is_accepted_at_nine_minutes_59_and_refused_at_ten_minutes():
 
 
 @pytest.mark.django_db
-@pytest.mark.usefixtures("write_path")
 def test_a_code_verifies_once_only():
     issue_known_code("123456")
 
@@ -64,7 +62,6 @@ def test_a_code_is_bound_to_its_tenant_recipient_and_purpose(other):
 
 
 @pytest.mark.django_db
-@pytest.mark.usefixtures("write_path")
 def test_a_resend_invalidates_the_older_code():
     issue_known_code("111111")
     issue_known_code("222222")
@@ -111,7 +108,6 @@ def broker_queue_length() -> int:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("write_path")
 def test_a_request_whose_transaction_rolls_back_enqueues_nothing():
     from otp.api import enqueue_delivery
 
@@ -127,7 +123,6 @@ def test_a_request_whose_transaction_rolls_back_enqueues_nothing():
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("write_path")
 def test_a_committed_request_enqueues_one_task_that_names_only_the_code_id():
     from otp.api import enqueue_delivery
 
@@ -145,7 +140,6 @@ def test_a_committed_request_enqueues_one_task_that_names_only_the_code_id():
 
 
 @pytest.mark.django_db
-@pytest.mark.usefixtures("write_path")
 def test_issuing_stores_the_rows_it_returns_and_a_resend_replaces_every_earlier_live_code():
     now = timezone.now()
     used = issue_known_code("111111", now=now - timedelta(seconds=3))
@@ -178,7 +172,6 @@ def test_issuing_stores_the_rows_it_returns_and_a_resend_replaces_every_earlier_
 
 
 @pytest.mark.django_db
-@pytest.mark.usefixtures("write_path")
 def test_a_code_issued_for_another_tenant_leaves_this_tenants_live_code_alone():
     now = timezone.now()
     mine = issue_known_code("123456", now=now - timedelta(seconds=5))

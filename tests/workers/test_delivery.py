@@ -14,9 +14,8 @@ from otp.claim import claim
 from otp.delivery import backoff_delay, deliver_one_time_code
 from otp.lifecycle import CodeRequest, issue_code
 from otp.models import OneTimeCode
-from tests.write_paths import write_path  # noqa: F401 (a fixture)
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("write_path")]
+pytestmark = pytest.mark.django_db
 
 REQUEST = CodeRequest(tenant_id="acme", recipient="jane@example.com", channel="email", purpose="login")
 LEASE = 90.0

@@ -7,10 +7,9 @@ from celery import states
 from django.utils import timezone
 
 from otp.lifecycle import CodeRequest, issue_code
-from tests.write_paths import write_path  # noqa: F401 (a fixture)
 from workers.tasks import DeliveryRetry, deliver_otp
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("write_path")]
+pytestmark = pytest.mark.django_db
 
 REQUEST = CodeRequest(tenant_id="default", recipient="stalled@example.com", channel="email", purpose="login")
 
