@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import importlib
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from django.urls import clear_url_caches
 from messaging import registry
 from messaging.models import AttemptOutcome, CommunicationLog, MessageStatus
 from messaging.service import UnifiedMessagingService
+from tests.conftest import ROOT
 from tests.metrics_helpers import TOKEN, Scrape
 from tests.standins.http_standin import Answer, HttpStandIn, ReceivedRequest
 
@@ -184,3 +186,13 @@ def test_its_webhook_takes_its_signed_receipts_and_refuses_forged_ones(client, r
     assert signed.status_code == 200
     delivered = CommunicationLog.objects.get(pk=log.pk)
     assert delivered.status == MessageStatus.DELIVERED and delivered.receipts.get().provider == "smsbird"
+
+
+def test_the_worked_example_in_architecture_md_is_this_provider_file_for_file():
+    text = (ROOT / "ARCHITECTURE.md").read_text()
+    shown = dict(re.findall(r"<!-- file: messaging/providers/smsbird/(\S+) -->\n```python\n(.*?)```", text, re.S))
+    package = ROOT / "tests" / "messaging" / "smsbird"
+    files = {path.name: path.read_text() for path in package.glob("*.py")}
+    assert sorted(shown) == sorted(files)
+    for name, code in files.items():
+        assert shown[name] == code.replace(PACKAGE, "messaging.providers.smsbird"), name

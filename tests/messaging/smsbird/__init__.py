@@ -1,9 +1,5 @@
-"""SmsBird (SMS): a MessageBird-like HTTP SMS provider that exists only in the tests.
-
-ARCHITECTURE.md's worked example of "Adding a provider", file for file. sender.py sends through
-its REST API; webhook.py takes its signed status reports, receipts.py reads them.
-tests/messaging/test_adding_a_provider.py registers it by one line in MESSAGING_PROVIDER_PACKAGES.
-"""
+"""SmsBird (SMS), a MessageBird-like HTTP API: sender.py sends through its REST API; webhook.py
+takes its signed status reports, receipts.py reads them."""
 
 from __future__ import annotations
 
