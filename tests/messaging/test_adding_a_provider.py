@@ -196,3 +196,13 @@ def test_the_worked_example_in_architecture_md_is_this_provider_file_for_file():
     assert sorted(shown) == sorted(files)
     for name, code in files.items():
         assert shown[name] == code.replace(PACKAGE, "messaging.providers.smsbird"), name
+
+
+@pytest.mark.parametrize(
+    ("package", "error"),
+    [("tests.messaging", "tests.messaging has no PROVIDER"), ("messaging.providers.ses", "two packages name .*'ses'")],
+)
+def test_a_package_without_an_entry_or_with_a_taken_name_is_refused(settings, package, error):
+    settings.MESSAGING_PROVIDER_PACKAGES = [*settings.MESSAGING_PROVIDER_PACKAGES, package]
+    with pytest.raises(ImproperlyConfigured, match=f"MESSAGING_PROVIDER_PACKAGES: {error}"):
+        registry.validate_chains()
