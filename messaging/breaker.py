@@ -236,9 +236,9 @@ def from_ms(value: int) -> datetime | None:
 
 def all_breakers() -> list[BreakerSnapshot]:
     """A snapshot of every registered provider's breaker, in registry order."""
-    from messaging.registry import PROVIDERS
+    from messaging import registry
 
-    return [breaker_for(name).snapshot() for name in PROVIDERS]
+    return [breaker_for(name).snapshot() for name in registry.names()]
 
 
 def reset_breaker(provider: str) -> None:

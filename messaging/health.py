@@ -113,7 +113,8 @@ def provider_report(
 
 
 def active_label(channel: Channel, provider_class: type[Provider]) -> str:
-    label = SERVICE_LABELS.get(provider_class.name) or provider_class.display_name.removesuffix("Provider")
+    # How active_providers names a provider: its registry label, else after its class.
+    label = registry.label(provider_class.name) or provider_class.display_name.removesuffix("Provider")
     return f"{CHANNEL_SERVICES[channel]} ({label})"
 
 

@@ -1,9 +1,11 @@
 """What a message costs, whether a provider may take one more, and what a month's volume would cost.
 
-The price table is settings.MESSAGING_PRICES: per provider a `per_message` price (USD) and
-optionally `free_per_month` (messages a month at no charge), `daily_quota` and `monthly_quota`
-(hard caps: once spent the failover loop skips the provider). Use so far is counted from
-CommunicationLog rows the provider sent (provider_used, sent_at) in the current UTC day and month.
+A provider's price is its registry entry's `price` (messaging/providers/<name>/__init__.py) with
+the operator's settings.MESSAGING_PRICES (MESSAGING_PRICES_JSON) merged over it field by field: a
+`per_message` price (USD) and optionally `free_per_month` (messages a month at no charge),
+`daily_quota` and `monthly_quota` (hard caps: once spent the failover loop skips the provider).
+Use so far is counted from CommunicationLog rows the provider sent (provider_used, sent_at) in the
+current UTC day and month.
 
 Scenario pricing (price_scenario) follows the rule the failover loop itself follows with every
 provider healthy: each message goes to the first provider in the chain whose quota is not spent.
@@ -24,10 +26,11 @@ from decimal import Decimal
 
 from django.conf import settings
 
+from messaging import registry
 from messaging.models import CommunicationLog
 
 CENT = Decimal("0.01")
-# settings.MESSAGING_PRICES and CommunicationLog.cost are in this currency.
+# Prices and CommunicationLog.cost are in this currency.
 CURRENCY = "USD"
 
 
@@ -56,14 +59,20 @@ class Price:
 
 
 def price_of(provider: str) -> Price:
-    """The provider's entry in settings.MESSAGING_PRICES; a provider not in it is free and uncapped."""
-    entry = settings.MESSAGING_PRICES.get(provider, {})
+    """The provider's default price with settings.MESSAGING_PRICES over it; with neither it is free and uncapped."""
+    entry = {**registry.default_price(provider), **settings.MESSAGING_PRICES.get(provider, {})}
     return Price(
         per_message=Decimal(str(entry.get("per_message") or 0)),
         free_per_month=optional_int(entry.get("free_per_month")) or 0,
         daily_quota=optional_int(entry.get("daily_quota")),
         monthly_quota=optional_int(entry.get("monthly_quota")),
     )
+
+
+def priced_providers() -> list[str]:
+    """Every provider that has a price: the registered ones, then any other settings.MESSAGING_PRICES names."""
+    names = registry.names()
+    return names + [name for name in settings.MESSAGING_PRICES if name not in names]
 
 
 def optional_int(value: object) -> int | None:

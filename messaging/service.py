@@ -223,7 +223,7 @@ def record_sent(
     set_sent(log, provider=provider, provider_message_id=provider_message_id, cost=cost)
     one_statement.insert_and_update(attempt, log, SENT_FIELDS)
     attempt_recorded(log, attempt)
-    metrics.message_sent(log)
+    metrics.message_sent(log, failover=provider not in registry.chain_names(log.channel)[:1])
 
 
 def record_attempt(log: CommunicationLog, attempt: DeliveryAttempt) -> DeliveryAttempt:

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from messaging.models import CommunicationLog, MessageStatus
 from messaging.providers.base import Provider
-from messaging.providers.sink import TestSink
+from messaging.providers.sink.sender import TestSink
 from messaging.service import DeliveryOutcome, UnifiedMessagingService, mark_failed
 from notifications import hooks
 from notifications.models import Message

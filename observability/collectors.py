@@ -108,7 +108,7 @@ def quota_metrics() -> Iterator[GaugeMetricFamily]:
         labels=["provider", "period"],
     )
     now = timezone.now()
-    for provider in settings.MESSAGING_PRICES:
+    for provider in pricing.priced_providers():
         price = pricing.price_of(provider)
         for period, cap, since in (
             ("day", price.daily_quota, pricing.day_start(now)),

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.conf import settings
 from prometheus_client import Counter, Histogram
 
 if TYPE_CHECKING:
@@ -104,22 +103,19 @@ def attempt_recorded(*, channel: str, provider: str, outcome: str, seconds: floa
         PROVIDER_CALL_SECONDS.labels(provider=provider, outcome=outcome).observe(seconds)
 
 
-def message_sent(log: CommunicationLog) -> None:
-    """A provider took the message (provider_used, cost and sent_at are set): count, failover, cost, latency."""
+def message_sent(log: CommunicationLog, *, failover: bool) -> None:
+    """A provider took the message (provider_used, cost and sent_at are set): count, failover, cost, latency.
+
+    failover: the provider that took it is not the first of its channel's chain as configured now.
+    """
     channel, provider = str(log.channel), log.provider_used
     MESSAGES.labels(channel=channel, status="sent", cause="").inc()
-    if provider != first_provider(channel):
+    if failover:
         FAILOVERS.labels(channel=channel, provider=provider).inc()
     COST.labels(channel=channel, provider=provider).inc(float(log.cost or 0))
     if log.created_at and log.sent_at:
         waited = (log.sent_at - log.created_at).total_seconds()
         ACCEPT_TO_PROVIDER_SECONDS.labels(channel=channel).observe(max(0.0, waited))
-
-
-def first_provider(channel: str) -> str:
-    """The first provider of the channel's chain as configured now."""
-    chain = settings.MESSAGING_EMAIL_PROVIDERS if channel == "email" else settings.MESSAGING_SMS_PROVIDERS
-    return str(chain[0]) if chain else ""
 
 
 def message_failed(log: CommunicationLog) -> None:

@@ -20,7 +20,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from messaging.models import Channel, CommunicationLog, MessageStatus, lease_start
 from messaging.providers.base import EmailMessage, Message, SmsMessage, message_from_parts
-from messaging.providers.sink import sink_chain
+from messaging.providers.sink.sender import sink_chain
 from messaging.service import UnifiedMessagingService, mark_failed
 from otp.claim import claim
 from otp.codes import generate_code, hash_code

@@ -32,7 +32,7 @@ class CodeRequest:
     purpose: str
     # The locale its message is written in (templates fall back to `en`); "" is the default.
     locale: str = ""
-    # Asked for with a test key: delivered to the sink (messaging.providers.sink), never to a provider.
+    # Asked for with a test key: delivered to the sink (messaging.providers.sink.sender), never to a provider.
     test: bool = False
 
 

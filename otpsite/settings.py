@@ -352,12 +352,20 @@ MESSAGING_LOG_RETENTION_DAYS = env.int("MESSAGING_LOG_RETENTION_DAYS", default=9
 
 # --- Messaging providers ------------------------------------------------------------------
 
+# Every provider the service knows: one package each, declaring its name, sender, label, price and
+# receipt webhook (messaging/registry.py). A provider is added here and to no other table.
+MESSAGING_PROVIDER_PACKAGES = [
+    "messaging.providers.ses",
+    "messaging.providers.sendgrid",
+    "messaging.providers.smtp",
+    "messaging.providers.sns",
+    "messaging.providers.twilio",
+    "messaging.providers.console",
+]
+# The chains, in priority order; the registry refuses an unknown name, one of the other channel,
+# and (without DEBUG) a development-only one such as the console, naming the variable.
 MESSAGING_EMAIL_PROVIDERS = env.list("MESSAGING_EMAIL_PROVIDERS", default=["ses", "sendgrid", "smtp"])
 MESSAGING_SMS_PROVIDERS = env.list("MESSAGING_SMS_PROVIDERS", default=["sns", "twilio"])
-# The console provider prints codes to stdout: development only.
-for _variable in ("MESSAGING_EMAIL_PROVIDERS", "MESSAGING_SMS_PROVIDERS"):
-    if not DEBUG and "console" in globals()[_variable]:
-        raise ImproperlyConfigured(f"{_variable} names 'console', which prints codes; it needs DEBUG=1.")
 # Every provider call has these timeouts, in seconds.
 PROVIDER_CONNECT_TIMEOUT = env.float("PROVIDER_CONNECT_TIMEOUT", default=3.0)
 PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", default=5.0)
@@ -435,15 +443,9 @@ BREAKER_SUCCESS_THRESHOLD = env.int("BREAKER_SUCCESS_THRESHOLD", default=2)
 # Prefix of every Redis key the service writes (breakers, limits, quotas).
 REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="otpsvc")
 
-# Price table (USD). Override with MESSAGING_PRICES_JSON, same shape, merged per provider.
-MESSAGING_PRICES: dict[str, dict[str, Decimal | int | None]] = {
-    "ses": {"per_message": Decimal("0.0001"), "free_per_month": 62000},
-    "sendgrid": {"per_message": Decimal("0.000067"), "free_per_month": 3000},
-    "smtp": {"per_message": Decimal("0"), "daily_quota": 500, "monthly_quota": 15000},
-    "sns": {"per_message": Decimal("0.00645"), "free_per_month": 1000},
-    "twilio": {"per_message": Decimal("0.0075")},
-    "console": {"per_message": Decimal("0")},
-}
+# Prices (USD): each provider's own (its registry entry) with these merged over it, per provider and
+# field, from MESSAGING_PRICES_JSON, e.g. {"twilio": {"per_message": "0.0079"}}.
+MESSAGING_PRICES: dict[str, dict[str, Decimal | int | None]] = {}
 for _name, _entry in json.loads(env.str("MESSAGING_PRICES_JSON", default="{}")).items():
     MESSAGING_PRICES.setdefault(_name, {}).update(
         {k: Decimal(str(v)) if k == "per_message" else v for k, v in _entry.items()}

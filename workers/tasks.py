@@ -104,6 +104,6 @@ def apply_pending_receipts() -> int:
 @shared_task(name="workers.tasks.read_sns_sms_receipts")
 def read_sns_sms_receipts() -> int:
     """Beat: turn new SNS SMS delivery-status log entries (CloudWatch Logs) into receipts."""
-    from messaging.receipts.sns_sms import read_delivery_logs
+    from messaging.providers.sns.receipts import read_delivery_logs
 
     return read_delivery_logs()

@@ -1,4 +1,4 @@
-"""What the SES and SNS providers share: one boto3 client per process and setting, and error tables."""
+"""What the SES and SNS providers share: one boto3 client per process and setting, and the error translation."""
 
 from __future__ import annotations
 
@@ -13,30 +13,6 @@ from django.conf import settings
 
 from messaging.providers.base import ProviderError
 from messaging.providers.pools import http_pool_size, one_per_process
-
-# AWS error code -> whether retrying the same request would fail the same way. Codes not listed
-# fall back to their HTTP status (PERMANENT_STATUSES); the query APIs answer throttling with 400,
-# so the passing ones are listed explicitly.
-AWS_CODE_PERMANENT: dict[str, bool] = {
-    "MessageRejected": True,  # SES: sender or domain not verified, or the account is in the sandbox
-    "MailFromDomainNotVerifiedException": True,
-    "AccountSuspendedException": True,
-    "SendingPausedException": True,
-    "AuthorizationError": True,
-    "InvalidClientTokenId": True,
-    "SignatureDoesNotMatch": True,
-    "UnrecognizedClientException": True,
-    "AccessDenied": True,
-    "AccessDeniedException": True,
-    "Throttling": False,
-    "ThrottlingException": False,
-    "TooManyRequestsException": False,
-    "LimitExceededException": False,
-    "InternalFailure": False,
-    "InternalError": False,
-    "ServiceUnavailable": False,
-}
-PERMANENT_STATUSES = frozenset({400, 401, 403, 404})
 
 
 def aws_is_configured() -> bool:
@@ -98,10 +74,8 @@ def aws_error(err: Exception, *, recipient_faults: dict[str, tuple[str, ...]]) -
         text = str(error.get("Message", ""))
         status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         recipient_fault = any(word in text.lower() for word in recipient_faults.get(code, ()))
-        permanent = AWS_CODE_PERMANENT.get(code, status in PERMANENT_STATUSES)
         return ProviderError(
             f"{code}: {text}",
-            permanent=permanent,
             recipient_fault=recipient_fault,
             code=code,
             status_code=status,

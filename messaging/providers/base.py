@@ -83,8 +83,6 @@ class SendResult:
 class ProviderError(Exception):
     """A provider did not take the message.
 
-    permanent: retrying the same request would fail the same way (bad credentials, rejected
-        sender) as opposed to a passing fault (timeout, 5xx, 429).
     recipient_fault: the recipient is at fault (invalid address or number, opted out); the chain
         stops and the breaker does not count it.
     retry_later: nobody is at fault, the service asks to be tried again later (SMTP greylisting);
@@ -96,7 +94,6 @@ class ProviderError(Exception):
         self,
         message: str,
         *,
-        permanent: bool = False,
         recipient_fault: bool = False,
         retry_later: bool = False,
         retry_after: float | None = None,
@@ -105,7 +102,6 @@ class ProviderError(Exception):
         body: str = "",
     ) -> None:
         super().__init__(message)
-        self.permanent = permanent or recipient_fault
         self.recipient_fault = recipient_fault
         self.retry_later = retry_later and not recipient_fault
         self.retry_after = retry_after

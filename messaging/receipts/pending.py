@@ -23,6 +23,7 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
+from messaging import registry
 from messaging.masking import log_event
 from messaging.models import CommunicationLog
 from messaging.receipts.base import Receipt, apply_receipt
@@ -30,7 +31,6 @@ from otpsite.redis import get_redis, redis_key
 
 logger = logging.getLogger("messaging.receipts")
 
-RECEIPT_PROVIDERS = ("ses", "sendgrid", "twilio", "sns")
 PURGE_BATCH = 500
 
 # KEYS: the set, the hash. ARGV: now ms, expiry ms, event key, cap, receipt JSON, ttl ms.
@@ -95,7 +95,7 @@ def pending_count(provider: str, *, now: datetime) -> int:
 def anything_parked(*, now: datetime) -> bool:
     """Whether a receipt waits for its message id (beat asks before sending the sweep; Redis down: True)."""
     try:
-        return any(_client().exists(_keys(provider)[0]) for provider in RECEIPT_PROVIDERS)
+        return any(_client().exists(_keys(provider)[0]) for provider in registry.receipt_senders())
     except redis.RedisError:
         return True
 
@@ -104,7 +104,7 @@ def apply_pending(*, now: datetime | None = None) -> int:
     """Beat: apply every waiting receipt whose message id is now stored. Returns how many were applied."""
     now = now or timezone.now()
     applied = 0
-    for provider in RECEIPT_PROVIDERS:
+    for provider in registry.receipt_senders():
         try:
             applied += _apply_pending_of(provider, now=now)
         except redis.RedisError as err:

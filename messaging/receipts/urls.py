@@ -1,11 +1,9 @@
+"""The receipt webhooks of every registered provider (each provider's webhook.py holds its own)."""
+
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
-from messaging.receipts.views import sendgrid_webhook, ses_webhook, twilio_webhook
+from messaging import registry
 
-urlpatterns = [
-    path("webhooks/sendgrid", sendgrid_webhook, name="webhook-sendgrid"),
-    path("webhooks/twilio", twilio_webhook, name="webhook-twilio"),
-    path("webhooks/ses", ses_webhook, name="webhook-ses"),
-]
+urlpatterns = [path("", include(module)) for module in registry.webhook_modules()]

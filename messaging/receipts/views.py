@@ -1,8 +1,10 @@
-"""POST /webhooks/{sendgrid,twilio,ses}: signature first, then receipts; 403 changes nothing.
+"""What every receipt webhook shares: the body limit, and the answer for each way a callback fails.
 
-Plain Django views (no DRF parsing or content negotiation): each request is one signature check
-and one short transaction per receipt. No session, no CSRF token, no authentication but the
-provider's signature.
+Each provider's webhook lives in its folder (messaging/providers/<name>/webhook.py): a plain Django
+view (no DRF parsing or content negotiation) that reads the callback with `read_receipts`:
+signature first, then receipts; 403 changes nothing. Each request is one signature check and one
+short transaction per receipt. No session, no CSRF token, no authentication but the provider's
+signature. The URLs come from the registry (messaging/receipts/urls.py).
 """
 
 from __future__ import annotations
@@ -10,19 +12,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse
-from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.http import HttpRequest, HttpResponse
 
 from messaging.masking import log_event
 from messaging.receipts.base import MalformedReceipt, Receipt, ReceiptRefused, ReceiptUnavailable
 from messaging.receipts.pending import apply_or_park
-from messaging.receipts.sendgrid import SIGNATURE_HEADER, TIMESTAMP_HEADER, sendgrid_receipts, verify_sendgrid
-from messaging.receipts.ses import ses_receipts
-from messaging.receipts.sns_http import confirm_subscription, verified_sns_message
-from messaging.receipts.twilio import twilio_receipts, verify_twilio
 
 logger = logging.getLogger("messaging.receipts")
 
@@ -42,7 +36,8 @@ def read_body(request: HttpRequest) -> bytes:
     return body
 
 
-def _answer(provider: str, read: Callable[[], list[Receipt]]) -> HttpResponse:
+def read_receipts(provider: str, read: Callable[[], list[Receipt]]) -> HttpResponse:
+    """Run `read` (check the signature, then parse) and apply what it returns; answer the provider."""
     try:
         receipts = read()
     except BodyTooLarge:
@@ -59,52 +54,3 @@ def _answer(provider: str, read: Callable[[], list[Receipt]]) -> HttpResponse:
     for receipt in receipts:
         apply_or_park(receipt)
     return HttpResponse(status=200)
-
-
-@csrf_exempt
-@require_POST
-def sendgrid_webhook(request: HttpRequest) -> HttpResponse:
-    def read() -> list[Receipt]:
-        body = read_body(request)
-        verify_sendgrid(
-            body=body,
-            signature=request.headers.get(SIGNATURE_HEADER, ""),
-            timestamp=request.headers.get(TIMESTAMP_HEADER, ""),
-            now=timezone.now(),
-        )
-        return sendgrid_receipts(body)
-
-    return _answer("sendgrid", read)
-
-
-@csrf_exempt
-@require_POST
-def twilio_webhook(request: HttpRequest) -> HttpResponse:
-    def read() -> list[Receipt]:
-        # Twilio signs the URL it called: behind a proxy that is the public one, not ours.
-        base = settings.MESSAGING_WEBHOOK_BASE_URL
-        url = f"{base}{request.get_full_path()}" if base else request.build_absolute_uri()
-        form = {key: request.POST.get(key, "") for key in request.POST}
-        verify_twilio(url=url, form=form, signature=request.headers.get("X-Twilio-Signature", ""))
-        return twilio_receipts(form)
-
-    return _answer("twilio", read)
-
-
-@csrf_exempt
-@require_POST
-def ses_webhook(request: HttpRequest) -> HttpResponse:
-    if not settings.SES_RECEIPTS_ENABLED:
-        raise Http404  # switched off: no certificate fetched, no subscription confirmed
-
-    def read() -> list[Receipt]:
-        message = verified_sns_message(read_body(request), now=timezone.now())
-        if message["Type"] == "SubscriptionConfirmation":
-            confirm_subscription(message)
-            log_event(logger, "receipt.subscription_confirmed", provider="ses", topic=str(message.get("TopicArn")))
-            return []
-        if message["Type"] != "Notification":
-            return []
-        return ses_receipts(message)
-
-    return _answer("ses", read)

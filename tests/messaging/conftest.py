@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from messaging.receipts.sns_http import forget_certificates
+from messaging.providers.ses.sns_http import forget_certificates
 from tests.standins.receipts import TOPIC_ARN, SendGridSigner, SnsStandIn
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from messaging.breaker import breaker_for
+from messaging.pricing import price_of
 
 TOP_KEYS = {
     "timestamp",
@@ -138,7 +139,7 @@ def test_a_provider_whose_daily_quota_is_spent_is_unhealthy_and_passed_over(clie
     from messaging.models import CommunicationLog, MessageStatus
 
     settings.MESSAGING_EMAIL_PROVIDERS = ["smtp", "sendgrid"]
-    daily_quota = settings.MESSAGING_PRICES["smtp"]["daily_quota"]
+    daily_quota = price_of("smtp").daily_quota
     now = timezone.now()
     CommunicationLog.objects.bulk_create(
         CommunicationLog(

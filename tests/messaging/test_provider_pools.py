@@ -11,8 +11,8 @@ import pytest
 
 from messaging.providers.aws import aws_client
 from messaging.providers.base import SmsMessage
-from messaging.providers.sendgrid import SendGridProvider
-from messaging.providers.twilio import TwilioProvider
+from messaging.providers.sendgrid.sender import SendGridProvider
+from messaging.providers.twilio.sender import TwilioProvider
 from tests.helpers import otp_email
 from tests.standins.fixtures import TWILIO_FROM, TWILIO_SID
 from tests.standins.latency import SlowSendGrid, SlowTwilio

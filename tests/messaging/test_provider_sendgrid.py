@@ -7,9 +7,10 @@ import time
 
 import pytest
 
-from messaging.models import CommunicationLog
+from messaging.models import AttemptOutcome, CommunicationLog
 from messaging.providers.base import Attachment, ProviderError
-from messaging.providers.sendgrid import SendGridProvider
+from messaging.providers.sendgrid.sender import SendGridProvider
+from messaging.refusals import outcome_of
 from messaging.service import UnifiedMessagingService
 from tests.helpers import otp_email
 
@@ -56,13 +57,13 @@ def test_it_carries_cc_bcc_reply_to_attachments_and_tags(sendgrid_standin):
     assert mail["categories"] == ["purpose:login"]
 
 
-@pytest.mark.parametrize(("status", "permanent"), [(401, True), (403, True), (429, False), (500, False), (503, False)])
-def test_an_error_status_is_a_provider_fault_keeping_status_and_body(sendgrid_standin, status, permanent):
+@pytest.mark.parametrize("status", [401, 403, 429, 500, 503])
+def test_an_error_status_is_a_provider_fault_keeping_status_and_body(sendgrid_standin, status):
     sendgrid_standin.fail_with_errors(status, {"message": "nope", "field": None})
     with pytest.raises(ProviderError) as raised:
         SendGridProvider().send(otp_email())
     error = raised.value
-    assert (error.status_code, error.permanent, error.recipient_fault) == (status, permanent, False)
+    assert (error.status_code, outcome_of(error)) == (status, AttemptOutcome.PROVIDER_FAULT)
     assert '"nope"' in error.body
     assert error.__cause__ is not None
 
@@ -81,7 +82,7 @@ def test_a_hanging_api_is_abandoned_within_the_timeout(sendgrid_standin, setting
     started = time.monotonic()
     with pytest.raises(ProviderError) as raised:
         SendGridProvider().send(otp_email())
-    assert raised.value.code == "Unreachable" and not raised.value.permanent
+    assert raised.value.code == "Unreachable" and outcome_of(raised.value) == AttemptOutcome.PROVIDER_FAULT
     assert time.monotonic() - started < max(settings.PROVIDER_CONNECT_TIMEOUT, settings.PROVIDER_READ_TIMEOUT) + 1
     assert len(sendgrid_standin.requests) == 1
 

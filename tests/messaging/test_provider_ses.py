@@ -9,7 +9,8 @@ import pytest
 
 from messaging.models import AttemptOutcome, CommunicationLog
 from messaging.providers.base import Attachment, ProviderError
-from messaging.providers.ses import SESProvider
+from messaging.providers.ses.sender import SESProvider
+from messaging.refusals import outcome_of
 from messaging.service import UnifiedMessagingService
 from tests.helpers import otp_email
 
@@ -62,12 +63,12 @@ def test_it_sends_attachments_as_raw_mime(aws):
     assert (part.get_filename(), part.get_content()) == ("receipt.txt", "paid")
 
 
-def test_an_unverified_sender_is_a_permanent_provider_fault(aws):
+def test_an_unverified_sender_is_a_provider_fault(aws):
     with pytest.raises(ProviderError) as raised:
         SESProvider().send(otp_email())
     assert raised.value.code == "MessageRejected"
     assert raised.value.status_code == 400
-    assert raised.value.permanent and not raised.value.recipient_fault
+    assert outcome_of(raised.value) == AttemptOutcome.PROVIDER_FAULT
     assert "not verified" in raised.value.body
     assert raised.value.__cause__ is not None
     assert aws.sent_emails() == []
@@ -77,7 +78,7 @@ def test_an_unreachable_endpoint_is_a_passing_provider_fault(aws, settings, clos
     settings.AWS_ENDPOINT_URL = closed_port_url
     with pytest.raises(ProviderError) as raised:
         SESProvider().send(otp_email())
-    assert not raised.value.permanent and not raised.value.recipient_fault
+    assert outcome_of(raised.value) == AttemptOutcome.PROVIDER_FAULT
     assert raised.value.code == "EndpointConnectionError"
 
 

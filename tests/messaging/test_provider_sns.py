@@ -6,9 +6,10 @@ import time
 
 import pytest
 
-from messaging.models import CommunicationLog
+from messaging.models import AttemptOutcome, CommunicationLog
 from messaging.providers.base import ProviderError, SmsMessage
-from messaging.providers.sns import SNSProvider, sms_attributes
+from messaging.providers.sns.sender import SNSProvider, sms_attributes
+from messaging.refusals import outcome_of
 from messaging.service import UnifiedMessagingService
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +48,7 @@ def test_an_unreachable_endpoint_is_a_passing_provider_fault(aws, settings, clos
     settings.AWS_ENDPOINT_URL = closed_port_url
     with pytest.raises(ProviderError) as raised:
         SNSProvider().send(SmsMessage(to="+447700900123", body="hello"))
-    assert not raised.value.permanent and not raised.value.recipient_fault
+    assert outcome_of(raised.value) == AttemptOutcome.PROVIDER_FAULT
 
 
 def test_a_silent_endpoint_is_abandoned_within_the_read_timeout(aws, settings, silent_url):

@@ -7,9 +7,10 @@ import time
 
 import pytest
 
-from messaging.models import CommunicationLog
+from messaging.models import AttemptOutcome, CommunicationLog
 from messaging.providers.base import ProviderError, SmsMessage
-from messaging.providers.twilio import TwilioProvider
+from messaging.providers.twilio.sender import TwilioProvider
+from messaging.refusals import outcome_of
 from messaging.service import UnifiedMessagingService
 from tests.standins.fixtures import TWILIO_FROM, TWILIO_SID
 
@@ -67,20 +68,13 @@ def test_an_invalid_or_opted_out_number_is_a_recipient_fault(twilio_standin, cod
     assert raised.value.__cause__ is not None
 
 
-@pytest.mark.parametrize(
-    ("status", "code", "permanent"), [(401, 20003, True), (429, 20429, False), (500, 20500, False)]
-)
-def test_bad_credentials_throttling_and_server_errors_are_provider_faults(twilio_standin, status, code, permanent):
+@pytest.mark.parametrize(("status", "code"), [(401, 20003), (429, 20429), (500, 20500)])
+def test_bad_credentials_throttling_and_server_errors_are_provider_faults(twilio_standin, status, code):
     twilio_standin.fail_with_code(code, "refused", status=status)
     with pytest.raises(ProviderError) as raised:
         TwilioProvider().send(OTP_SMS)
     error = raised.value
-    assert (error.status_code, error.code, error.permanent, error.recipient_fault) == (
-        status,
-        str(code),
-        permanent,
-        False,
-    )
+    assert (error.status_code, error.code, outcome_of(error)) == (status, str(code), AttemptOutcome.PROVIDER_FAULT)
 
 
 def test_a_hanging_api_is_abandoned_within_the_read_timeout(twilio_standin, settings):
@@ -88,7 +82,7 @@ def test_a_hanging_api_is_abandoned_within_the_read_timeout(twilio_standin, sett
     started = time.monotonic()
     with pytest.raises(ProviderError) as raised:
         TwilioProvider().send(OTP_SMS)
-    assert raised.value.code == "Unreachable" and not raised.value.permanent
+    assert raised.value.code == "Unreachable" and outcome_of(raised.value) == AttemptOutcome.PROVIDER_FAULT
     assert time.monotonic() - started < settings.PROVIDER_CONNECT_TIMEOUT + settings.PROVIDER_READ_TIMEOUT + 1
 
 

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 import pytest
 
 from messaging.models import CommunicationLog, DeliveryReceipt, MessageStatus
-from messaging.receipts import sns_fetch
+from messaging.providers.ses import sns_fetch
+from messaging.providers.ses.sns_http import certificate_url
 from messaging.receipts.base import ReceiptRefused
-from messaging.receipts.sns_http import certificate_url
 from messaging.service import UnifiedMessagingService
 from tests.standins.receipts import CERT_PATH, TOPIC_ARN, SnsStandIn, ses_event
 

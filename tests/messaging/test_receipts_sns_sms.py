@@ -8,7 +8,7 @@ import time
 import pytest
 
 from messaging.models import Blame, CommunicationLog, MessageStatus
-from messaging.receipts.sns_sms import read_delivery_logs
+from messaging.providers.sns.receipts import read_delivery_logs
 from messaging.service import UnifiedMessagingService
 
 pytestmark = pytest.mark.django_db

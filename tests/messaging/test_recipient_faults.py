@@ -13,9 +13,9 @@ from django.test import Client
 from messaging.breaker import CLOSED, OPEN, breaker_for
 from messaging.models import AttemptOutcome, CommunicationLog, DeliveryAttempt, MessageStatus
 from messaging.providers.base import ProviderError, encoding_error
-from messaging.providers.ses import SESProvider
-from messaging.providers.smtp import SMTPProvider
-from messaging.providers.twilio import TwilioProvider
+from messaging.providers.ses.sender import SESProvider
+from messaging.providers.smtp.sender import SMTPProvider
+from messaging.providers.twilio.sender import TwilioProvider
 from tests.conftest import SmtpSink, free_port
 from tests.helpers import SEND_URL, otp_email, wait_for
 from tests.messaging.test_provider_twilio import OTP_SMS

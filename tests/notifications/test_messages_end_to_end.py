@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 
 from messaging.models import MessageStatus
+from messaging.pricing import price_of
 from notifications.models import Message
 from tests.helpers import wait_for
 from tests.notifications.conftest import EMAIL, SMS, settled, twilio_says
@@ -34,7 +33,7 @@ def test_an_sms_is_priced_by_segment_and_a_delivery_receipt_marks_it_delivered(a
     sid = Message.objects.get().log.provider_message_id
 
     assert carried["Body"] == body and (sent["segments"], sent["encoding"]) == (4, "UCS-2")
-    per_message = Decimal(str(settings.MESSAGING_PRICES["twilio"]["per_message"]))
+    per_message = price_of("twilio").per_message
     assert sent["cost"] == {"amount": f"{(per_message * 4).normalize():f}", "currency": "USD"}
     assert twilio_says(settings, sid, "delivered") == 200
     delivered = settled(acme, url, MessageStatus.DELIVERED)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from messaging.models import MessageStatus
+from messaging.pricing import price_of
 from notifications.delivery import deliver_tenant_message
 from notifications.models import Message
 from otp.delivery import deliver_one_time_code
@@ -43,7 +44,7 @@ def test_a_live_keys_sms_of_the_same_tenant_goes_to_the_provider_and_is_priced_p
     message = Message.objects.select_related("log").get()
 
     assert len(twilio_standin.messages) == 1 and message.test is False
-    assert message.segments == 2 and message.log.cost == 2 * settings.MESSAGING_PRICES["twilio"]["per_message"]
+    assert message.segments == 2 and message.log.cost == 2 * price_of("twilio").per_message
 
 
 def test_a_code_asked_for_with_a_test_key_goes_to_the_sink_not_the_inbox(acme_test, smtp_sink):

@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from messaging import registry
 from messaging.breaker import BreakerSnapshot, all_breakers, reset_breaker
-from messaging.registry import PROVIDERS
 
 COLUMNS = ("provider", "state", "failures", "successes", "opened_at", "next_attempt_at", "store", "last_error")
 
@@ -33,13 +33,13 @@ class Command(BaseCommand):
     help = "Show every provider's circuit breaker; --reset NAME closes one."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("--reset", metavar="NAME", help=f"provider to reset, one of: {', '.join(PROVIDERS)}")
+        parser.add_argument("--reset", metavar="NAME", help=f"provider to reset, one of: {', '.join(registry.names())}")
 
     def handle(self, *args: Any, **options: Any) -> None:
         name = options.get("reset")
         if name:
-            if name not in PROVIDERS:
-                raise CommandError(f"unknown provider {name!r}; known: {', '.join(PROVIDERS)}")
+            if name not in registry.names():
+                raise CommandError(f"unknown provider {name!r}; known: {', '.join(registry.names())}")
             reset_breaker(name)
             self.stdout.write(self.style.SUCCESS(f"reset {name}: closed, no failures"))
         snapshots = all_breakers()

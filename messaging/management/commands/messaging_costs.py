@@ -29,8 +29,8 @@ def money(amount: Decimal) -> str:
 def parse_chain(value: str, channel: Channel) -> list[str]:
     names = [name.strip() for name in value.split(",") if name.strip()]
     for name in names:
-        if name not in registry.PROVIDERS or registry.provider_class(name).channel != channel:
-            raise CommandError(f"{name!r} is not a {channel} provider; known: {sorted(registry.PROVIDERS)}")
+        if name not in registry.entries() or registry.provider_class(name).channel != channel:
+            raise CommandError(f"{name!r} is not a {channel} provider; known: {sorted(registry.entries())}")
     return names
 
 

@@ -14,7 +14,7 @@ from twilio.rest import Client
 from messaging.models import Channel
 from messaging.providers.base import Message, Provider, ProviderError, SendResult, SmsMessage, encoding_error
 from messaging.providers.pools import http_pool_size, one_per_process
-from messaging.receipts.twilio import status_callback_url
+from messaging.providers.twilio.receipts import status_callback_url
 
 # Twilio error codes that blame the recipient: the chain stops and the breaker does not count them.
 TWILIO_RECIPIENT_CODES: dict[int, str] = {
@@ -28,8 +28,6 @@ TWILIO_RECIPIENT_CODES: dict[int, str] = {
     21612: "'To' number cannot be reached by SMS",
     21614: "'To' number is not a mobile number",
 }
-# HTTP status -> whether retrying would fail the same way; unlisted: permanent below 500.
-TWILIO_STATUS_PERMANENT: dict[int, bool] = {400: True, 401: True, 403: True, 404: True, 429: False}
 
 
 class TimedHttpClient(TwilioHttpClient):
@@ -61,7 +59,6 @@ def twilio_error(err: TwilioRestException | TwilioServiceException) -> ProviderE
     text = getattr(err, "msg", "") or getattr(err, "detail", "") or getattr(err, "title", "")
     return ProviderError(
         f"Twilio {code or status}: {text}",
-        permanent=TWILIO_STATUS_PERMANENT.get(status, status < 500),
         recipient_fault=code in TWILIO_RECIPIENT_CODES,
         code=str(code) if code else "",
         status_code=status,

@@ -27,8 +27,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from django.conf import settings
 
+from messaging.providers.ses.sns_fetch import FetchBusy, FetchFailed, fetch, forget_failures
 from messaging.receipts.base import MalformedReceipt, ReceiptRefused, ReceiptUnavailable, refuse_if_stale
-from messaging.receipts.sns_fetch import FetchBusy, FetchFailed, fetch, forget_failures
 
 HASHES = {"1": hashes.SHA1, "2": hashes.SHA256}
 # The fields each message type signs, in the order SNS signs them.

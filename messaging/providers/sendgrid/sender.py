@@ -15,11 +15,8 @@ from sendgrid.helpers.mail import Attachment, Bcc, Category, Cc, Mail, ReplyTo
 from messaging.models import Channel
 from messaging.providers.base import EmailMessage, Message, Provider, ProviderError, SendResult, encoding_error
 from messaging.providers.pools import http_pool_size, one_per_process
-from messaging.providers.sendgrid_http import PooledClient, pooled_client
+from messaging.providers.sendgrid.http import PooledClient, pooled_client
 
-# HTTP status -> whether retrying the same request would fail the same way. Statuses not listed
-# are permanent below 500 and passing from 500 on.
-SENDGRID_STATUS_PERMANENT: dict[int, bool] = {400: True, 401: True, 403: True, 413: True, 429: False}
 # A 400 whose error names one of these fields blames the recipient's address, not our request.
 SENDGRID_RECIPIENT_FIELDS = ("personalizations.0.to",)
 
@@ -59,7 +56,6 @@ def sendgrid_error(err: HTTPError) -> ProviderError:
     body = err.body.decode(errors="replace") if isinstance(err.body, bytes) else str(err.body)
     return ProviderError(
         f"SendGrid {status} {err.reason}",
-        permanent=SENDGRID_STATUS_PERMANENT.get(status, status < 500),
         recipient_fault=blames_recipient(status, body),
         status_code=status,
         body=body,

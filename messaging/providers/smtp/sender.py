@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 import smtplib
-from email.message import EmailMessage as MIMEMessage
-from email.utils import formataddr, make_msgid
+from email.utils import make_msgid
 from typing import Any
 
 from django.conf import settings
 
 from messaging.models import Channel
 from messaging.providers.base import EmailMessage, Message, Provider, ProviderError, SendResult, encoding_error
+from messaging.providers.mime import build_mime
 
 # Whose problem a refusal at RCPT is, by reply code (RFC 5321 4.2.3). 450 and 451 are "try again
 # later": greylisting's answers (or a busy mailbox), nobody's fault. 421 (closing) and 452 (storage)
@@ -25,27 +25,6 @@ RCPT_REFUSALS: dict[int, dict[str, Any]] = {
 }
 # "... try again in 300 seconds", "greylisted for 5 minutes": the delay a greylisting server names.
 DELAY_IN_REPLY = re.compile(r"(\d{1,5})\s*(s|secs?|seconds?|mins?|minutes?)\b", re.IGNORECASE)
-
-
-def build_mime(message: EmailMessage, *, message_id: str) -> MIMEMessage:
-    mime = MIMEMessage()
-    mime["Subject"] = message.subject
-    mime["From"] = formataddr((message.from_name, message.from_email))
-    mime["To"] = message.to
-    if message.cc:
-        mime["Cc"] = ", ".join(message.cc)
-    if message.reply_to:
-        mime["Reply-To"] = ", ".join(message.reply_to)
-    mime["Message-ID"] = message_id
-    for name, value in message.tags.items():
-        mime[f"X-Tag-{name}"] = value
-    mime.set_content(message.text)
-    if message.html:
-        mime.add_alternative(message.html, subtype="html")
-    for attachment in message.attachments:
-        maintype, _, subtype = attachment.mimetype.partition("/")
-        mime.add_attachment(attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename)
-    return mime
 
 
 def as_text(reply: bytes | str) -> str:
@@ -95,11 +74,7 @@ class SMTPProvider(Provider):
             # A server without SMTPUTF8 cannot take an internationalised address: the address's problem.
             raise encoding_error(err, recipients) from err
         except smtplib.SMTPResponseException as err:
-            raise ProviderError(
-                f"SMTP {err.smtp_code}: {as_text(err.smtp_error)}",
-                permanent=err.smtp_code >= 500,
-                status_code=err.smtp_code,
-            ) from err
+            raise ProviderError(f"SMTP {err.smtp_code}: {as_text(err.smtp_error)}", status_code=err.smtp_code) from err
         except (TimeoutError, smtplib.SMTPException, OSError) as err:
             raise ProviderError(f"SMTP connection failed: {type(err).__name__}: {err}") from err
         return SendResult(provider_message_id=message_id.strip("<>"))

@@ -12,7 +12,7 @@ from django.conf import settings
 from messaging.models import Channel
 from messaging.providers.aws import aws_client, aws_error, aws_is_configured
 from messaging.providers.base import EmailMessage, Message, Provider, SendResult, encoding_error
-from messaging.providers.smtp import build_mime
+from messaging.providers.mime import build_mime
 
 # SES reports bounces later through its notifications, but refuses a malformed recipient at once:
 # "InvalidParameterValue: Missing final '@domain'", "Local address contains control or whitespace",

@@ -1,0 +1,1 @@
+"""The test keys' sink (sender.py): in no chain and no price table, so it is not registered."""

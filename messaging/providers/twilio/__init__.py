@@ -1,0 +1,24 @@
+"""Twilio (SMS): sender.py sends through the Messages API; webhook.py takes the signed status
+callbacks, receipts.py reads them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+
+from messaging.registry import ProviderEntry
+
+
+def expects_receipts() -> bool:
+    return bool(settings.MESSAGING_WEBHOOK_BASE_URL)
+
+
+PROVIDER = ProviderEntry(
+    name="twilio",
+    sender="messaging.providers.twilio.sender.TwilioProvider",
+    label="Twilio",
+    price={"per_message": Decimal("0.0075")},
+    expects_receipts=expects_receipts,
+    webhooks="messaging.providers.twilio.webhook",
+)
