@@ -117,7 +117,7 @@ def test_a_success_forgets_failures_and_locks():
 
 def test_failures_outside_the_window_are_not_added_up(settings):
     fail(9)
-    (lock,) = get_redis().keys("*:verify:lockout:*")
+    (lock,) = get_redis().keys("*:{verify}:lockout:*")
     get_redis().hset(lock, "window_end", 1)  # as if the hour had passed since the first failure
     fail(9)  # nine more, in a new window: no lock
     fail(1)
