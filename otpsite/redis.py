@@ -27,6 +27,7 @@ from urllib.parse import unquote, urlsplit
 import redis
 from django.conf import settings
 from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException
 from redis.sentinel import Sentinel
 
 _clients: dict[tuple[str, ...], Any] = {}
@@ -111,7 +112,10 @@ def _new_state_client() -> Any:
     if settings.REDIS_CLUSTER_URL:
         # The cluster client learns the slot map from any node of the URL and follows MOVED and
         # failovers by itself; health_check_interval is a per-connection option it passes on.
-        return RedisCluster.from_url(settings.REDIS_CLUSTER_URL, **_client_options())
+        try:
+            return _Cluster.from_url(settings.REDIS_CLUSTER_URL, **_client_options())
+        except RedisClusterException as err:
+            raise redis.ConnectionError(f"Redis Cluster unreachable: {err}") from err
     if settings.REDIS_SENTINELS:
         sentinel = _sentinel(settings.REDIS_SENTINELS, password=settings.REDIS_SENTINEL_PASSWORD)
         return sentinel.master_for(
@@ -121,6 +125,20 @@ def _new_state_client() -> Any:
             **_client_options(),
         )
     return redis.Redis.from_url(settings.REDIS_URL, **_client_options())
+
+
+class _Cluster(RedisCluster):
+    """RedisCluster whose "no node reachable" is a redis.ConnectionError, like a single server's.
+
+    redis-py raises RedisClusterException (not a RedisError) when it cannot reach any node to learn
+    the slot map; callers catch redis.RedisError to fail closed or fall back, so it is translated.
+    """
+
+    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().execute_command(*args, **kwargs)
+        except RedisClusterException as err:
+            raise redis.ConnectionError(f"Redis Cluster unreachable: {err}") from err
 
 
 def _sentinel(hosts: list[str], *, password: str) -> Sentinel:
