@@ -115,7 +115,7 @@ def _new_state_client() -> Any:
         try:
             return _Cluster.from_url(settings.REDIS_CLUSTER_URL, **_client_options())
         except RedisClusterException as err:
-            raise redis.ConnectionError(f"Redis Cluster unreachable: {err}") from err
+            raise redis.ConnectionError(f"Redis Cluster: {err}") from err
     if settings.REDIS_SENTINELS:
         sentinel = _sentinel(settings.REDIS_SENTINELS, password=settings.REDIS_SENTINEL_PASSWORD)
         return sentinel.master_for(
@@ -138,7 +138,7 @@ class _Cluster(RedisCluster):
         try:
             return super().execute_command(*args, **kwargs)
         except RedisClusterException as err:
-            raise redis.ConnectionError(f"Redis Cluster unreachable: {err}") from err
+            raise redis.ConnectionError(f"Redis Cluster: {err}") from err
 
 
 def _sentinel(hosts: list[str], *, password: str) -> Sentinel:
