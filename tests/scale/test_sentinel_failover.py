@@ -72,7 +72,20 @@ def test_kill_9_of_the_redis_master_mid_burst_loses_no_code(chaos_stack, sentine
     failover = wait_for(lambda: failover_done(group, old_master, killed_at), timeout=30, what="a new master")
     stack.sink.release()
 
-    wait_for(lambda: set(stack.sink.per_recipient) == set(recipients), timeout=90, what="every code to arrive")
+    workers = [worker]
+
+    def delivered_under_a_supervisor() -> bool:
+        """Every code arrived; a worker that exited is started again, as compose's restart policy does.
+
+        Celery 5.7 / kombu 5.7 can end the worker on the broker's connection loss ("Unrecoverable
+        error: AttributeError ... 'hostname'" while closing the dead connection restores its unacked
+        messages): seen in about one run in four. README, "Redis Sentinel and Cluster".
+        """
+        if workers[-1].popen.poll() is not None:
+            workers.append(stack.start_worker())
+        return set(stack.sink.per_recipient) == set(recipients)
+
+    wait_for(delivered_under_a_supervisor, timeout=90, what="every code to arrive")
     delivered = time.monotonic() - killed_at
     codes = stack.sink.codes_by_recipient()
     assert [stack.verify(to, codes[to]) for to in recipients] == [200] * BURST
@@ -84,7 +97,8 @@ def test_kill_9_of_the_redis_master_mid_burst_loses_no_code(chaos_stack, sentine
         accepting_again=f"{accepting_again:.1f}s",
         refused_503=statuses.count(503),
         # Codes whose task the failover lost (published to the old master, never replicated).
-        swept=sum(int(n) for n in re.findall(r"'republished': (\d+)", worker.output())),
+        swept=sum(int(n) for w in workers for n in re.findall(r"'republished': (\d+)", w.output())),
+        worker_restarts=len(workers) - 1,
         codes=BURST,
         lost=0,
         duplicates=duplicates,
