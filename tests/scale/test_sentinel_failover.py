@@ -79,7 +79,7 @@ def test_kill_9_of_the_redis_master_mid_burst_loses_no_code(chaos_stack, sentine
 
         Celery 5.7 / kombu 5.7 can end the worker on the broker's connection loss ("Unrecoverable
         error: AttributeError ... 'hostname'" while closing the dead connection restores its unacked
-        messages): seen in about one run in four. README, "Redis Sentinel and Cluster".
+        messages): seen in one run of nine. README, "Redis Sentinel and Cluster".
         """
         if workers[-1].popen.poll() is not None:
             workers.append(stack.start_worker())
