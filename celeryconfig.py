@@ -6,6 +6,8 @@ environment); the rest are fixed here on purpose.
 
 from __future__ import annotations
 
+from typing import Any
+
 import django
 from django.conf import settings
 from kombu import Exchange, Queue
@@ -78,7 +80,7 @@ task_routes = {
 # sweep take over a code whose call is stuck anyway (README, "Worker capacity").
 task_time_limit = settings.CELERY_TASK_TIME_LIMIT
 task_soft_time_limit = max(1, int(task_time_limit * 0.75))
-broker_transport_options = {
+broker_transport_options: dict[str, Any] = {
     "visibility_timeout": settings.CELERY_VISIBILITY_TIMEOUT,
     # Sweep for tasks of dead workers every few seconds (kombu's default is about every 100 s).
     "unacked_restore_interval": max(1, min(10, settings.CELERY_VISIBILITY_TIMEOUT // 5)),
@@ -86,6 +88,17 @@ broker_transport_options = {
     "socket_timeout": settings.REDIS_SOCKET_TIMEOUT * 4,
     "socket_connect_timeout": settings.REDIS_SOCKET_TIMEOUT * 2,
 }
+if broker_url.startswith("sentinel://"):
+    # Redis behind Sentinel: kombu asks the sentinels for the current master of this name on every
+    # (re)connection, so after a failover the workers and the web follow the new master. Messages the
+    # old master had not replicated are lost; the recovery sweep delivers their codes (README,
+    # "Redis Sentinel and Cluster").
+    broker_transport_options["master_name"] = settings.REDIS_SENTINEL_MASTER
+    broker_transport_options["sentinel_kwargs"] = {
+        "socket_timeout": settings.REDIS_SOCKET_TIMEOUT,
+        "socket_connect_timeout": settings.REDIS_SOCKET_TIMEOUT,
+        **({"password": settings.REDIS_SENTINEL_PASSWORD} if settings.REDIS_SENTINEL_PASSWORD else {}),
+    }
 if broker_url.startswith(("amqp://", "amqps://", "pyamqp://")):
     # RabbitMQ: the default queue is durable and messages persistent; a publish returns only once
     # the broker confirmed it, and a dead consumer's unacknowledged messages come back at once.

@@ -32,7 +32,7 @@ from django.conf import settings
 from messaging.breaker_store import CLOSED, HALF_OPEN, OPEN, BreakerStore, LocalStore, Policy, RedisStore
 from messaging.masking import log_event, mask_recipients_in
 from observability import metrics
-from otpsite.redis import get_redis
+from otpsite.redis import get_redis, redis_location
 
 __all__ = ["CLOSED", "HALF_OPEN", "OPEN", "BreakerSnapshot", "CircuitBreaker", "Permit", "breaker_for"]
 
@@ -135,7 +135,7 @@ class CircuitBreaker:
         """Run on the shared store, or on the local one while Redis is down (or for a local permit)."""
         if self._store is not None:
             return self._store, operation(self._store)
-        url = settings.REDIS_URL
+        url = redis_location()
         if label != LocalStore.label and shared_store_may_be_up(url):
             try:
                 store = redis_store(url)
@@ -175,7 +175,7 @@ def current_policy() -> Policy:
 
 _local_store = LocalStore()
 _redis_stores: dict[str, RedisStore] = {}
-# REDIS_URL -> monotonic time after which Redis is tried again.
+# redis_location() -> monotonic time after which Redis is tried again.
 _redis_down_until: dict[str, float] = {}
 
 
@@ -191,7 +191,7 @@ def shared_store_may_be_up(url: str) -> bool:
 
 
 def note_redis_down(err: redis.RedisError) -> None:
-    url = settings.REDIS_URL
+    url = redis_location()
     if url not in _redis_down_until:
         log_event(logger, "breaker.store_unavailable", level=logging.WARNING, fallback="local",
                   error=type(err).__name__)  # fmt: skip
@@ -199,7 +199,7 @@ def note_redis_down(err: redis.RedisError) -> None:
 
 
 def note_redis_up() -> None:
-    if _redis_down_until.pop(settings.REDIS_URL, None) is not None:
+    if _redis_down_until.pop(redis_location(), None) is not None:
         log_event(logger, "breaker.store_recovered", store="redis")
 
 

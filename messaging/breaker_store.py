@@ -30,7 +30,7 @@ from typing import Protocol, cast
 
 import redis
 
-from otpsite.redis import redis_key
+from otpsite.redis import slotted_key
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 
@@ -151,7 +151,7 @@ RELEASE_LUA = "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', K
 
 
 class RedisStore:
-    """State shared by every process: hash ``<prefix>:breaker:<name>``, slot ``...:<name>:trial``.
+    """State shared by every process: hash ``<prefix>:{breaker:<name>}``, slot ``...:trial``.
 
     Every method raises redis.RedisError when Redis cannot be reached; the breaker falls back.
     """
@@ -168,12 +168,13 @@ class RedisStore:
 
     @staticmethod
     def keys(name: str) -> list[str]:
-        return [redis_key("breaker", name), redis_key("breaker", name, "trial")]
+        # One Redis Cluster slot per provider: its scripts touch its hash and its trial slot together.
+        return [slotted_key(f"breaker:{name}"), slotted_key(f"breaker:{name}", "trial")]
 
     def acquire(self, name: str, policy: PolicySource) -> Decision:
         # A closed breaker only has to be read: a plain HMGET costs Redis a fraction of a script.
         # Any other state needs the script (a second round trip, only while the breaker is not closed).
-        state_key = redis_key("breaker", name)
+        state_key = self.keys(name)[0]
         state, failures = cast(list[str | None], self.client.hmget(state_key, ["state", "failures"]))
         if state is None or state == CLOSED:
             return Decision(True, CLOSED, int(failures or 0))

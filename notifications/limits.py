@@ -15,7 +15,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException
 
 from accounts.models import ApiKey
-from otpsite.redis import get_redis, redis_key
+from otpsite.redis import get_redis, slotted_key
 
 # KEYS: counters; ARGV: their limits, then each counter's TTL in seconds. Returns 0 when admitted
 # (every counter incremented), else the 1-based index of the first counter that is full.
@@ -65,8 +65,8 @@ def admit_request(api_key: ApiKey, *, now: datetime) -> None:
     """Count one API request against the key's and the tenant's requests per second."""
     second = str(int(now.timestamp()))
     _admit([
-        (redis_key("api", "key_rps", str(api_key.pk), second), settings.MESSAGES_KEY_REQUESTS_PER_SECOND, 2, 1),
-        (redis_key("api", "tenant_rps", api_key.tenant.slug, second), settings.MESSAGES_TENANT_REQUESTS_PER_SECOND,
+        (_key(api_key, "key_rps", str(api_key.pk), second), settings.MESSAGES_KEY_REQUESTS_PER_SECOND, 2, 1),
+        (_key(api_key, "tenant_rps", api_key.tenant.slug, second), settings.MESSAGES_TENANT_REQUESTS_PER_SECOND,
          2, 1),
     ])  # fmt: skip
 
@@ -78,7 +78,13 @@ def admit_message(api_key: ApiKey, *, now: datetime) -> None:
     until_midnight = max(1, int((midnight - now).total_seconds()))
     ttl = until_midnight + 3600
     _admit([
-        (redis_key("api", "key_day", str(api_key.pk), day), settings.MESSAGES_KEY_PER_DAY, ttl, until_midnight),
-        (redis_key("api", "tenant_day", api_key.tenant.slug, day), settings.MESSAGES_TENANT_PER_DAY, ttl,
+        (_key(api_key, "key_day", str(api_key.pk), day), settings.MESSAGES_KEY_PER_DAY, ttl, until_midnight),
+        (_key(api_key, "tenant_day", api_key.tenant.slug, day), settings.MESSAGES_TENANT_PER_DAY, ttl,
          until_midnight),
     ])  # fmt: skip
+
+
+def _key(api_key: ApiKey, *parts: str) -> str:
+    # A key belongs to one tenant: the script's key and tenant counters share the tenant's Redis
+    # Cluster slot, and tenants spread over the cluster.
+    return slotted_key(f"api:{api_key.tenant.slug}", *parts)

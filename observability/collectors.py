@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 
-import redis
 from django.conf import settings
 from django.db.models import Count, Min
 from django.utils import timezone
@@ -22,6 +21,7 @@ from messaging.breaker import CLOSED, HALF_OPEN, OPEN, all_breakers
 from messaging.masking import log_event
 from messaging.models import Channel
 from otp.recovery import owed_codes
+from otpsite.redis import get_broker_redis
 
 logger = logging.getLogger("observability.collectors")
 
@@ -52,18 +52,13 @@ def broker_queues() -> tuple[str, ...]:
 
 def queue_metrics() -> Iterator[GaugeMetricFamily]:
     depth = GaugeMetricFamily("messaging_queue_depth", "Tasks waiting in the broker queue.", labels=["queue"])
-    if settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-        client = redis.Redis.from_url(
-            settings.CELERY_BROKER_URL, socket_timeout=settings.REDIS_SOCKET_TIMEOUT, socket_connect_timeout=1
-        )
-        try:
-            with client.pipeline(transaction=False) as pipe:
-                for queue in broker_queues():
-                    for suffix in PRIORITY_SUFFIXES:
-                        pipe.llen(queue + suffix)
-                lengths = pipe.execute()
-        finally:
-            client.close()
+    client = get_broker_redis()  # a Redis broker, directly or through Sentinel; None for RabbitMQ
+    if client is not None:
+        with client.pipeline(transaction=False) as pipe:
+            for queue in broker_queues():
+                for suffix in PRIORITY_SUFFIXES:
+                    pipe.llen(queue + suffix)
+            lengths = pipe.execute()
         for index, queue in enumerate(broker_queues()):
             step = len(PRIORITY_SUFFIXES)
             depth.add_metric([queue], sum(lengths[index * step : (index + 1) * step]))

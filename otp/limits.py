@@ -30,7 +30,7 @@ from observability import metrics
 from otp import pumping
 from otp.canonical import canonical_recipient
 from otp.network import ip_bucket, is_key_identity
-from otpsite.redis import get_redis, redis_key
+from otpsite.redis import get_redis, slotted_key
 
 logger = logging.getLogger(__name__)
 
@@ -258,7 +258,8 @@ def check_sms_destination(phone_e164: str) -> None:
 
 
 def _send_key(*parts: str) -> str:
-    return redis_key("send", *parts)
+    # One Redis Cluster slot for every key of the send script, the pumping guard's included.
+    return slotted_key(pumping.SLOT, *parts)
 
 
 def recipient_digest(value: str) -> str:

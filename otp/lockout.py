@@ -30,7 +30,10 @@ from django.conf import settings
 from otp.canonical import canonical_recipient
 from otp.limits import RateLimited, fail_closed, recipient_digest, run_script, seconds_from_ms
 from otp.network import ip_bucket, is_key_identity
-from otpsite.redis import get_redis, redis_key
+from otpsite.redis import get_redis, slotted_key
+
+# The admit script's keys mix a client's window with a recipient's counters: one Redis Cluster slot.
+_SLOT = "verify"
 
 # KEYS[1] per-client window (sorted set), KEYS[2] per-client lock hash (fails, window_end, locks,
 # locked_at), KEYS[3] the recipient's consecutive failures, KEYS[4] the client's slowed-guess mark.
@@ -98,7 +101,7 @@ def admit_guess(*, tenant_id: str, recipient: str, purpose: str, client_ip: str,
         s.OTP_VERIFY_IP_WINDOW_SECONDS * 1000, secrets.token_hex(8), s.OTP_LOCKOUT_RECIPIENT_CAP,
         s.OTP_LOCKOUT_RECIPIENT_WINDOW_SECONDS * 1000, s.OTP_SLOW_GUESS_SECONDS * 1000,
     ]  # fmt: skip
-    keys = [redis_key("verify", "ip", client), *_failure_keys(tenant_id, recipient, purpose, client)]
+    keys = [slotted_key(_SLOT, "ip", client), *_failure_keys(tenant_id, recipient, purpose, client)]
     scope, wait_ms = run_script(_ADMIT_SCRIPT, keys, args)
     scope = scope.decode() if isinstance(scope, bytes) else scope
     if scope:
@@ -115,7 +118,7 @@ def _failure_keys(tenant_id: str, recipient: str, purpose: str, client: str) -> 
     who = f"{tenant_id}\x00{canonical_recipient(recipient)}\x00{purpose}"
     mine = recipient_digest(f"{who}\x00{client}")
     return [
-        redis_key("verify", "lockout", mine),
-        redis_key("verify", "consecutive", recipient_digest(who)),
-        redis_key("verify", "slowed", mine),
+        slotted_key(_SLOT, "lockout", mine),
+        slotted_key(_SLOT, "consecutive", recipient_digest(who)),
+        slotted_key(_SLOT, "slowed", mine),
     ]

@@ -25,7 +25,7 @@ import phonenumbers
 from django.conf import settings
 
 from messaging.masking import log_event
-from otpsite.redis import get_redis, redis_key
+from otpsite.redis import get_redis, slotted_key
 
 logger = logging.getLogger(__name__)
 
@@ -190,9 +190,15 @@ def _redis_now_ms() -> int:
     return int(seconds) * 1000 + int(micros) // 1000
 
 
+# The Redis Cluster hash tag of the send script's keys (otp.limits), these included: one send is
+# decided atomically across its recipient, client, tenant, budget and pumping keys, so they share a
+# slot (README, "Redis Sentinel and Cluster").
+SLOT = "send"
+
+
 def _key(source: str, kind: str, *parts: str) -> str:
-    return redis_key("pumping", source, kind, *parts)
+    return slotted_key(SLOT, "pumping", source, kind, *parts)
 
 
 def _registry_key() -> str:
-    return redis_key("pumping", "blocks")
+    return slotted_key(SLOT, "pumping", "blocks")

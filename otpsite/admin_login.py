@@ -23,7 +23,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 
 from messaging.masking import log_event
 from otp.network import client_ip
-from otpsite.redis import get_redis, redis_key
+from otpsite.redis import get_redis, slotted_key
 
 logger = logging.getLogger("otpsite.admin_login")
 
@@ -48,8 +48,9 @@ class ThrottledAdminLoginForm(AdminAuthenticationForm):
         username = (self.cleaned_data.get("username") or "").strip().lower()
         ip = client_ip(self.request) if self.request is not None else "0.0.0.0"
         user = hashlib.sha256(username.encode()).hexdigest()[:32]
-        user_ip_key = redis_key("admin_login", "user_ip", user, ip)
-        keys = [user_ip_key, redis_key("admin_login", "ip", ip), redis_key("admin_login", "user", user)]
+        # One Redis Cluster slot: the script counts the user, the address and both together.
+        user_ip_key = slotted_key("admin_login", "user_ip", user, ip)
+        keys = [user_ip_key, slotted_key("admin_login", "ip", ip), slotted_key("admin_login", "user", user)]
         limits = [settings.ADMIN_LOGIN_LIMIT_PER_USER, settings.ADMIN_LOGIN_LIMIT_PER_IP,
                   settings.ADMIN_LOGIN_USER_CEILING]  # fmt: skip
         try:

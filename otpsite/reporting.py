@@ -11,5 +11,6 @@ class ExceptionReporterFilter(SafeExceptionReporterFilter):
     # Django's own list, plus URLs that may hold a password (redis://:secret@host, postgres://...)
     # and the Flower login.
     hidden_settings = re.compile(
-        "API|AUTH|TOKEN|KEY|SECRET|PASS|SIGNATURE|HTTP_COOKIE|DATABASE_URL|REDIS_URL|BROKER_URL|FLOWER", flags=re.I
+        "API|AUTH|TOKEN|KEY|SECRET|PASS|SIGNATURE|HTTP_COOKIE|DATABASE_URL|REDIS_(?:CLUSTER_)?URL|BROKER_URL|FLOWER",
+        flags=re.I,
     )

@@ -10,6 +10,7 @@ import json
 import warnings
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import quote
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -180,7 +181,39 @@ MESSAGES_MAX_BODY_BYTES = env.int("MESSAGES_MAX_BODY_BYTES", default=65536)
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 # Seconds a Redis call from the web or a worker may take before the store counts as down.
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.5)
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+# Redis behind Sentinel (README, "Redis Sentinel and Cluster"): the state (REDIS_DB there) and, by
+# default, the Celery broker follow the current master of REDIS_SENTINEL_MASTER; REDIS_URL is unused.
+REDIS_SENTINELS = env.list("REDIS_SENTINELS", default=[])
+REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", default="")
+REDIS_SENTINEL_PASSWORD = env.str("REDIS_SENTINEL_PASSWORD", default="")  # the sentinels' own
+REDIS_PASSWORD = env.str("REDIS_PASSWORD", default="")  # the master's and its replicas'
+REDIS_DB = env.int("REDIS_DB", default=0)
+# A Redis Cluster for the state (breakers, limits, lockout, quotas); the broker cannot be a cluster.
+REDIS_CLUSTER_URL = env.str("REDIS_CLUSTER_URL", default="")
+if REDIS_SENTINELS and REDIS_CLUSTER_URL:
+    raise ImproperlyConfigured("Set REDIS_SENTINELS or REDIS_CLUSTER_URL, not both.")
+if REDIS_SENTINELS and not REDIS_SENTINEL_MASTER:
+    raise ImproperlyConfigured("REDIS_SENTINELS needs REDIS_SENTINEL_MASTER (the monitored master's name).")
+for _sentinel in REDIS_SENTINELS:
+    _host, _, _port = _sentinel.rpartition(":")
+    if not _host or not _port.isdigit():
+        raise ImproperlyConfigured(f"REDIS_SENTINELS takes host:port,host:port,...; got {_sentinel!r}.")
+
+
+def _sentinel_broker_url() -> str:
+    """kombu's sentinel transport URL for the same sentinels, master password and db."""
+    auth = f":{quote(REDIS_PASSWORD, safe='')}@" if REDIS_PASSWORD else ""
+    return ";".join(f"sentinel://{auth}{host}/{REDIS_DB}" for host in REDIS_SENTINELS)
+
+
+_BROKER_URL_SET = env.str("CELERY_BROKER_URL", default="")
+CELERY_BROKER_URL = _BROKER_URL_SET or (_sentinel_broker_url() if REDIS_SENTINELS else REDIS_URL)
+if REDIS_CLUSTER_URL and not _BROKER_URL_SET:
+    raise ImproperlyConfigured(
+        "REDIS_CLUSTER_URL needs CELERY_BROKER_URL: the broker must be RabbitMQ or a Redis that is not a cluster."
+    )
+if CELERY_BROKER_URL.startswith("sentinel://") and not REDIS_SENTINEL_MASTER:
+    raise ImproperlyConfigured("A sentinel:// CELERY_BROKER_URL needs REDIS_SENTINEL_MASTER.")
 # A task is killed after CELERY_TASK_TIME_LIMIT seconds; an unacknowledged task (its worker died)
 # goes back to the queue after CELERY_VISIBILITY_TIMEOUT. The limit must stay below the timeout.
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=30)
@@ -442,6 +475,10 @@ BREAKER_RESET_TIMEOUT = env.float("BREAKER_RESET_TIMEOUT", default=60.0)
 BREAKER_SUCCESS_THRESHOLD = env.int("BREAKER_SUCCESS_THRESHOLD", default=2)
 # Prefix of every Redis key the service writes (breakers, limits, quotas).
 REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="otpsvc")
+# Keys carry a Redis Cluster hash tag right after the prefix (otpsite.redis.slotted_key): a brace
+# in the prefix would become the tag instead.
+if "{" in REDIS_KEY_PREFIX or "}" in REDIS_KEY_PREFIX:
+    raise ImproperlyConfigured("REDIS_KEY_PREFIX may not contain { or }.")
 
 # Prices (USD): each provider's own (its registry entry) with these merged over it, per provider and
 # field, from MESSAGING_PRICES_JSON, e.g. {"twilio": {"per_message": "0.0079"}}.

@@ -23,7 +23,7 @@ from django.conf import settings
 from otpsite.processes import celery_worker_command
 from otpsite.redis import get_redis
 
-pytest_plugins = ["tests.standins.fixtures", "tests.workers.chaos_stack"]
+pytest_plugins = ["tests.standins.fixtures", "tests.workers.chaos_stack", "tests.scale.redis_servers"]
 
 ROOT = Path(__file__).resolve().parent.parent
 

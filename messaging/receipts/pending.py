@@ -27,7 +27,7 @@ from messaging import registry
 from messaging.masking import log_event
 from messaging.models import CommunicationLog
 from messaging.receipts.base import Receipt, apply_receipt
-from otpsite.redis import get_redis, redis_key
+from otpsite.redis import get_redis, slotted_key
 
 logger = logging.getLogger("messaging.receipts")
 
@@ -54,7 +54,8 @@ def _client() -> Any:
 
 
 def _keys(provider: str) -> tuple[str, str]:
-    return redis_key("pending-receipts", provider), redis_key("pending-receipts", provider, "data")
+    # One Redis Cluster slot per provider: the parking script touches both keys.
+    return slotted_key(f"pending-receipts:{provider}"), slotted_key(f"pending-receipts:{provider}", "data")
 
 
 def apply_or_park(receipt: Receipt, *, now: datetime | None = None) -> str:

@@ -150,8 +150,8 @@ def test_a_code_reaches_the_smtp_sink_through_the_worker_and_verifies_once(
 
 
 def test_the_per_ip_limit_counts_the_client_the_proxy_names(stack: ComposeStack, verified: dict[str, Any]) -> None:
-    keys = stack.podman("exec", stack.container("redis"), "redis-cli", "--scan", "--pattern", "otpsvc:send:ip:*")
-    assert keys.stdout.split() == ["otpsvc:send:ip:203.0.113.7"]
+    keys = stack.podman("exec", stack.container("redis"), "redis-cli", "--scan", "--pattern", "otpsvc:{send}:ip:*")
+    assert keys.stdout.split() == ["otpsvc:{send}:ip:203.0.113.7"]
 
 
 def test_the_recovery_sweep_on_beat_delivers_a_code_whose_task_was_lost(stack: ComposeStack) -> None:

@@ -105,9 +105,12 @@ def local_kit() -> Kit:
     )
 
 
-@pytest.fixture(params=["redis", "local"])
+@pytest.fixture(params=["redis", "local", pytest.param("redis-cluster", marks=pytest.mark.scale)])
 def kit(request: pytest.FixtureRequest) -> Kit:
-    return redis_kit() if request.param == "redis" else local_kit()
+    """The shared store on the run's redis-server and on a 3-master Redis Cluster; the local store."""
+    if request.param == "redis-cluster":
+        request.getfixturevalue("on_redis_cluster")
+    return local_kit() if request.param == "local" else redis_kit()
 
 
 def open_then_half_open(kit: Kit) -> Permit:

@@ -161,10 +161,11 @@ def test_a_provider_whose_daily_quota_is_spent_is_unhealthy_and_passed_over(clie
 
 
 def test_a_half_open_provider_is_not_counted_healthy(client, all_configured) -> None:
+    from messaging.breaker_store import RedisStore
     from otpsite.redis import get_redis
 
     open_breaker("ses")
-    get_redis().hset("otpsvc:breaker:ses", "open_until", 0)
+    get_redis().hset(RedisStore.keys("ses")[0], "open_until", 0)
     assert breaker_for("ses").acquire() is not None  # the one trial is out
     _, body = messaging_health(client)
     ses = by_name(body["email_providers"])["AWSSESProvider"]

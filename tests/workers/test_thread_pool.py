@@ -20,7 +20,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from messaging.breaker_store import HALF_OPEN, RedisStore
 from messaging.models import AttemptOutcome, CommunicationLog, DeliveryAttempt, MessageStatus
 from otp.models import OneTimeCode
-from otpsite.redis import get_redis, redis_key
+from otpsite.redis import get_redis
 from tests.helpers import SEND_URL, wait_for
 from tests.metrics_helpers import Scrape
 from tests.standins.fixtures import TWILIO_FROM, TWILIO_SID
@@ -169,7 +169,7 @@ def test_the_last_failures_of_a_provider_count_exactly_on_its_breaker(client, tw
 
 def test_a_half_open_breaker_admits_exactly_one_trial_across_sixty_threads(client, twilio, aws, threaded_worker):
     # Twilio's breaker opened a while ago; its reset timeout has passed: the next call is its trial.
-    get_redis().hset(redis_key("breaker", "twilio"), mapping={"state": "open", "failures": 5, "open_until": 0})
+    get_redis().hset(RedisStore.keys("twilio")[0], mapping={"state": "open", "failures": 5, "open_until": 0})
     threaded_worker()
     trial = twilio.hold(lambda request: True)
     phones = [phone for phone in PHONES if phone not in REFUSED]
