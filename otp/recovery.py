@@ -36,11 +36,11 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db.models import Q, QuerySet
 
-from messaging.masking import log_event
 from messaging.models import CommunicationLog, MessageStatus
 from messaging.service import mark_failed
 from otp.models import OneTimeCode
 from otp.resend import RESEND_OF, providers_after, send_resend
+from otpsite.logs import log_event
 
 logger = logging.getLogger("otp.recovery")
 

@@ -1,4 +1,10 @@
-"""Thin Celery tasks: they take ids, are safe to run twice, and hold no logic of their own."""
+"""OTP's Celery tasks: thin, they take ids, are safe to run twice, and hold no logic of their own.
+
+They keep the names they had in workers/tasks.py ("workers.tasks.deliver_otp", ...): a task's name
+is what the broker, the routes in celeryconfig.py, the beat schedule and Flower know it by, so
+messages queued before a deploy still find it. OtpConfig.ready imports this module, so every
+process that runs Django knows them.
+"""
 
 from __future__ import annotations
 
@@ -65,14 +71,6 @@ def resume_lost_resend(resend_log_id: int) -> str:
     return resume(resend_log_id, now=timezone.now())
 
 
-@shared_task(name="workers.tasks.purge_expired_records")
-def purge_expired_records() -> dict[str, int]:
-    """Delete codes a day after they expire and logs past their retention period."""
-    from otp.retention import purge_expired_records as purge
-
-    return purge()
-
-
 @shared_task(name="workers.tasks.resend_otp")
 def resend_otp(log_id: int, reason: str) -> str:
     """Send a code once more through the next provider (a receipt blamed the provider, or none came)."""
@@ -83,6 +81,12 @@ def resend_otp(log_id: int, reason: str) -> str:
     return resend_through_next_provider(log_id, reason=reason, now=timezone.now())
 
 
+def enqueue_resend(log_id: int, reason: str) -> None:
+    """otp's resend handler (messaging.resend_handlers, kind OTP_KIND): a failure receipt of a code
+    blamed its provider, so the code goes once more through the next provider, from a worker."""
+    resend_otp.delay(log_id, reason)
+
+
 @shared_task(name="workers.tasks.resend_codes_without_receipt")
 def resend_codes_without_receipt() -> int:
     """Beat: queue one resend for each code with no receipt in time, or a failure receipt's lost resend."""
@@ -91,19 +95,3 @@ def resend_codes_without_receipt() -> int:
     from otp.resend import resend_codes_without_receipt as find_and_resend
 
     return find_and_resend(now=timezone.now(), enqueue=lambda log_id, reason: resend_otp.delay(log_id, reason))
-
-
-@shared_task(name="workers.tasks.apply_pending_receipts")
-def apply_pending_receipts() -> int:
-    """Beat: apply signed receipts that arrived before their message id was stored."""
-    from messaging.receipts.pending import apply_pending
-
-    return apply_pending()
-
-
-@shared_task(name="workers.tasks.read_sns_sms_receipts")
-def read_sns_sms_receipts() -> int:
-    """Beat: turn new SNS SMS delivery-status log entries (CloudWatch Logs) into receipts."""
-    from messaging.receipts.sns_sms import read_delivery_logs
-
-    return read_delivery_logs()

@@ -1,12 +1,14 @@
-"""The Celery app. Configuration lives in celeryconfig.py."""
+"""The Celery app (configuration in celeryconfig.py): plumbing every layer's tasks publish through.
+
+otpsite/__init__.py imports it, so it is the current app in every process that loads the project:
+Django's web process too, where `.delay()` of a shared task publishes through it, with its routes.
+`celery -A workers` finds it through the workers package (which names the settings module); each
+layer's tasks register in its AppConfig.ready, and the worker's own (workers/tasks.py) are found here.
+"""
 
 from __future__ import annotations
 
-import os
-
 from celery import Celery
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "otpsite.settings")
 
 app = Celery("otpsvc")
 app.config_from_object("celeryconfig")

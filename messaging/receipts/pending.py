@@ -23,9 +23,9 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
-from messaging.masking import log_event
 from messaging.models import CommunicationLog
 from messaging.receipts.base import Receipt, apply_receipt
+from otpsite.logs import log_event
 from otpsite.redis import get_redis, redis_key
 
 logger = logging.getLogger("messaging.receipts")

@@ -16,13 +16,13 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from messaging.masking import log_event
 from messaging.receipts.base import MalformedReceipt, Receipt, ReceiptRefused, ReceiptUnavailable
 from messaging.receipts.pending import apply_or_park
 from messaging.receipts.sendgrid import SIGNATURE_HEADER, TIMESTAMP_HEADER, sendgrid_receipts, verify_sendgrid
 from messaging.receipts.ses import ses_receipts
 from messaging.receipts.sns_http import confirm_subscription, verified_sns_message
 from messaging.receipts.twilio import twilio_receipts, verify_twilio
+from otpsite.logs import log_event
 
 logger = logging.getLogger("messaging.receipts")
 

@@ -7,8 +7,8 @@ from celery import states
 from django.utils import timezone
 
 from otp.lifecycle import CodeRequest, issue_code
+from otp.tasks import DeliveryRetry, deliver_otp
 from tests.write_paths import write_path  # noqa: F401 (a fixture)
-from workers.tasks import DeliveryRetry, deliver_otp
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("write_path")]
 
