@@ -32,6 +32,7 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	$(BIN)/lint-imports --no-cache --no-logo
 	DJANGO_SETTINGS_MODULE=tests.settings DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres $(BIN)/python manage.py makemigrations --check --dry-run
 	POSTGRES_PASSWORD=check SECRET_KEY=check FLOWER_BASIC_AUTH=check:check $(BIN)/docker-compose -f docker-compose.yml config --quiet
 

@@ -121,7 +121,7 @@ task_send_sent_event = False
 # it; reuse took a one-UPDATE task from about 165 to 558 tasks/s on our 2-core machine. Under the
 # threads pool each thread has its own connection (Django's are per thread): the fixup's count is
 # shared, and every 2000 tasks it closes the connection of the thread that runs that task. A task
-# meeting a dead connection drops its own (workers/tasks.py, close_old_connections).
+# meeting a dead connection drops its own (otp/tasks.py, close_old_connections).
 CELERY_DB_REUSE_MAX = 1000
 
 timezone = "UTC"

@@ -18,8 +18,8 @@ from rest_framework.views import APIView
 from messaging.models import Channel, CommunicationLog, MessageStatus
 from messaging.providers.base import EmailMessage, SmsMessage
 from messaging.registry import provider_class
-from otpsite.urls import urlpatterns as service_urlpatterns
-from workers.celery import app
+from otpsite.celery import app
+from web.urls import urlpatterns as service_urlpatterns
 
 BASELINE_PATH = "bench/baseline"
 

@@ -137,7 +137,7 @@ def fill_with_codes(provider: str, count: int) -> None:
 
     from messaging.models import Channel
     from otp.lifecycle import CodeRequest, issue_code
-    from workers.tasks import deliver_otp
+    from otp.tasks import deliver_otp
 
     channel = Channel.SMS if CHANNEL_OF[provider] == "sms" else Channel.EMAIL
     ids: list[str] = []

@@ -218,7 +218,7 @@ def in_process_steps() -> dict[str, float]:
 
 def without_sent_event(measure: Callable[[], float]) -> float:
     """Run `measure` with celeryconfig's task_send_sent_event switched off in this process only."""
-    from workers.celery import app
+    from otpsite.celery import app
 
     saved = app.conf.task_send_sent_event
     app.conf.task_send_sent_event = False
@@ -326,7 +326,7 @@ def fill_otp_queue(count: int) -> None:
 
     from messaging.models import Channel
     from otp.lifecycle import CodeRequest, issue_code
-    from workers.tasks import deliver_otp
+    from otp.tasks import deliver_otp
 
     ids: list[str] = []
     tag = uuid.uuid4().int % 10**6

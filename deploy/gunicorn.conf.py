@@ -24,7 +24,7 @@ if os.environ.get("LOG_FORMAT") == "json":
     logconfig_dict = {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "observability.logging.JsonLineFormatter"}},
+        "formatters": {"json": {"()": "otpsite.logs.JsonLineFormatter"}},
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
         "loggers": {
             "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},

@@ -8,7 +8,7 @@ class MessagingConfig(AppConfig):
     verbose_name = "Messaging"
 
     def ready(self) -> None:
-        # An unknown provider name fails at start-up, naming the variable.
-        from messaging import registry
+        # An unknown provider name fails at start-up, naming the variable; the tasks register with Celery.
+        from messaging import registry, tasks  # noqa: F401
 
         registry.validate_chains()

@@ -19,7 +19,6 @@ by TRIAL_MARGIN_SECONDS.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,9 +28,10 @@ from typing import TypeVar
 import redis
 from django.conf import settings
 
+from messaging import metrics
 from messaging.breaker_store import CLOSED, HALF_OPEN, OPEN, BreakerStore, LocalStore, Policy, RedisStore
-from messaging.masking import log_event, mask_recipients_in
-from observability import metrics
+from otpsite.logs import log_event
+from otpsite.redaction import mask_recipients_in, redact_credentials
 from otpsite.redis import get_redis, redis_location
 
 __all__ = ["CLOSED", "HALF_OPEN", "OPEN", "BreakerSnapshot", "CircuitBreaker", "Permit", "breaker_for"]
@@ -205,28 +205,10 @@ def note_redis_up() -> None:
 
 # --- Helpers -------------------------------------------------------------------------------
 
-# Each pattern's group 1 is kept; what follows it is the secret.
-_SECRET_PATTERNS = (
-    re.compile(r"(?i)\b((?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]+"),
-    re.compile(
-        r"(?i)\b((?:api[_-]?key|auth[_-]?token|access[_-]?token|token|password|secret|signature)\s*[=:]\s*)[^\s,;&]+"
-    ),
-    re.compile(r"(://)[^/@\s:]+:[^/@\s]+(?=@)"),
-    re.compile(r"()\bSG\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
-    re.compile(r"\b(AC)[0-9a-fA-F]{32}\b"),  # a Twilio Account SID
-)
-SECRET_SETTINGS = ("SENDGRID_API_KEY", "TWILIO_AUTH_TOKEN", "AWS_SECRET_ACCESS_KEY", "SMTP_PASSWORD", "SECRET_KEY")
-
 
 def sanitise_error(error: str) -> str:
     """One line, no credential, recipients masked, at most LAST_ERROR_MAX_CHARS characters."""
-    text = " ".join(str(error).split())
-    for name in SECRET_SETTINGS:
-        value = str(getattr(settings, name, "") or "")
-        if len(value) >= 4:
-            text = text.replace(value, "[redacted]")
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(r"\1[redacted]", text)
+    text = redact_credentials(" ".join(str(error).split()))
     return mask_recipients_in(text)[:LAST_ERROR_MAX_CHARS]
 
 

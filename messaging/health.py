@@ -1,38 +1,25 @@
-"""What operators and load balancers ask: can each channel still send, and is the stack alive.
+"""What messaging reports to health: can each channel still send.
 
-``messaging_health()`` is the body of ``GET /health/messaging`` (shape in ARCHITECTURE.md): every
-provider of each chain with its breaker, and an overall status. A provider is healthy when it is
-configured and its breaker is closed; a channel with no healthy provider makes the service
-unhealthy. ``liveness()`` is the body of ``GET /health``: database, Redis and at least one Celery
-worker, checked in parallel, each within CHECK_TIMEOUT_SECONDS.
+``messaging_health()`` is messaging's part of ``GET /health/messaging`` (shape in ARCHITECTURE.md;
+observability.health composes it with otp's pending deliveries): every provider of each chain
+with its breaker, and an overall status. A provider is healthy when it is configured and its
+breaker is closed; a channel with no healthy provider makes the service unhealthy.
 """
 
 from __future__ import annotations
 
-import hmac
-import logging
 import re
-import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 from typing import Any
 
-from django.conf import settings
-from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from messaging import pricing, registry
 from messaging.breaker import CLOSED, breaker_for
-from messaging.masking import log_event
 from messaging.models import AttemptOutcome, Channel, DeliveryAttempt
 from messaging.providers.base import Provider
 from messaging.receipts.health import receipt_summary
-from otpsite.redis import get_redis
-
-logger = logging.getLogger("messaging.health")
 
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
 CHANNEL_SERVICES = {Channel.EMAIL: "EmailService", Channel.SMS: "SMSService"}
@@ -45,10 +32,6 @@ SERVICE_LABELS = {
     "twilio": "Twilio",
     "console": "Console",
 }
-CHECK_TIMEOUT_SECONDS = 1.0
-# A code accepted this long ago and still not handed to a provider makes pending_deliveries
-# "delayed" (the same threshold as the alert on messaging_oldest_undelivered_age_seconds).
-PENDING_DELAYED_SECONDS = 60
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -144,86 +127,4 @@ def messaging_health(*, detailed: bool = False) -> dict[str, Any]:
         report["overall_status"] = HEALTHY if all_healthy else DEGRADED
     report["active_providers"] = active
     report["shared_breaker_store_available"] = shared
-    report["pending_deliveries"] = pending_deliveries(detailed=detailed)
     return report
-
-
-def pending_deliveries(*, detailed: bool = False) -> dict[str, Any]:
-    """Accepted codes not yet handed to a provider: how many, and the age of the oldest (staff).
-
-    Anyone else sees its state only: "ok", "delayed" (the oldest has waited more than
-    PENDING_DELAYED_SECONDS, the alert's threshold) or "unavailable" (no database).
-    """
-    from otp.recovery import backlog_report
-
-    report = backlog_report(now=timezone.now())
-    age = report.get("oldest_age_seconds")
-    state = "unavailable" if "error" in report else "delayed" if (age or 0) > PENDING_DELAYED_SECONDS else "ok"
-    return {"state": state, **report} if detailed else {"state": state}
-
-
-def staff_caller(*, user: Any, authorization: str) -> bool:
-    """Whether a /health/messaging caller sees counts and error texts: a signed-in, active staff
-    user (admin session), or a bearer token equal to METRICS_TOKEN (what Prometheus already holds)."""
-    if user is not None and user.is_active and user.is_staff:
-        return True
-    scheme, _, token = authorization.partition(" ")
-    expected = settings.METRICS_TOKEN
-    return (
-        bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected.encode())
-    )
-
-
-# --- Liveness -------------------------------------------------------------------------------
-
-
-def check_database() -> None:
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    finally:
-        connection.close()  # this thread's own connection
-
-
-def check_redis() -> None:
-    get_redis().ping()
-
-
-def check_workers() -> None:
-    from workers.celery import app
-
-    if not app.control.ping(timeout=CHECK_TIMEOUT_SECONDS, limit=1):
-        raise RuntimeError("no worker answered")
-
-
-LIVENESS_CHECKS: dict[str, Callable[[], None]] = {
-    "database": check_database,
-    "redis": check_redis,
-    "workers": check_workers,
-}
-
-
-def liveness() -> dict[str, Any]:
-    """The GET /health body; status "ok" only when every check passed in time."""
-    started = time.monotonic()
-    pool = ThreadPoolExecutor(max_workers=len(LIVENESS_CHECKS), thread_name_prefix="health")
-    futures = {name: pool.submit(check) for name, check in LIVENESS_CHECKS.items()}
-    checks: dict[str, dict[str, Any]] = {}
-    for name, future in futures.items():
-        remaining = max(0.0, CHECK_TIMEOUT_SECONDS + 0.5 - (time.monotonic() - started))
-        try:
-            future.result(timeout=remaining)
-        except FutureTimeout:
-            checks[name] = {"ok": False, "detail": f"no answer within {CHECK_TIMEOUT_SECONDS:g}s"}
-        except Exception as err:
-            # The exception's type only: messages may carry URLs with credentials.
-            checks[name] = {"ok": False, "detail": type(err).__name__}
-        else:
-            checks[name] = {"ok": True, "detail": "ok"}
-    # A check stuck on a dead host finishes (or times out) on its own; nobody waits for it.
-    pool.shutdown(wait=False)
-    ok = all(check["ok"] for check in checks.values())
-    if not ok:
-        failing = ",".join(name for name, check in checks.items() if not check["ok"])
-        log_event(logger, "health.unavailable", level=logging.WARNING, failing=failing)
-    return {"status": "ok" if ok else "unavailable", "timestamp": iso(datetime.now(UTC)), "checks": checks}

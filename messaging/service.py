@@ -17,15 +17,14 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from messaging import one_statement, pricing, registry
+from messaging import metrics, one_statement, pricing, registry
 from messaging.breaker import breaker_for
-from messaging.logging_filters import REDACTED
-from messaging.masking import log_event
 from messaging.models import AttemptOutcome, Channel, CommunicationLog, DeliveryAttempt, MessageStatus
 from messaging.providers.base import Attachment, EmailMessage, Message, Provider, ProviderError, SmsMessage
 from messaging.refusals import outcome_of, retry_delay, worth_waiting_for
 from messaging.segments import billable_units
-from observability import metrics
+from otpsite.logs import log_event
+from otpsite.redaction import redact_secrets
 
 logger = logging.getLogger("messaging.service")
 
@@ -184,7 +183,7 @@ class UnifiedMessagingService:
             result = provider_class().send(message)
         except ProviderError as err:
             # A provider may quote the message back in its refusal ("content rejected: ... 482913").
-            text, outcome = hidden(str(err), redact), outcome_of(err)
+            text, outcome = redact_secrets(str(err), redact), outcome_of(err)
             if outcome == AttemptOutcome.PROVIDER_FAULT:
                 breaker.record_failure(permit, text)
             else:
@@ -195,18 +194,10 @@ class UnifiedMessagingService:
         except Exception as err:
             # An SDK bug or an unexpected answer is the provider's fault, never the caller's.
             breaker.record_failure(permit, f"{type(err).__name__}")
-            text = hidden(f"unexpected {type(err).__name__}: {err}", redact)
+            text = redact_secrets(f"unexpected {type(err).__name__}: {err}", redact)
             raise _AttemptFailed(_Failure(AttemptOutcome.PROVIDER_FAULT, text)) from err
         breaker.record_success(permit)
         return result.provider_message_id, price
-
-
-def hidden(text: str, secrets: Sequence[str]) -> str:
-    """`text` with every occurrence of each secret replaced by ``[redacted]``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
-    return text
 
 
 class _AttemptFailed(Exception):

@@ -14,9 +14,9 @@ from typing import Any
 from django.db import transaction
 
 from accounts.models import ApiKey, ApiKeyKind
-from messaging.masking import log_event
 from messaging.models import CommunicationLog, MessageStatus
 from notifications.models import MESSAGE_KIND, Message
+from otpsite.logs import log_event
 
 logger = logging.getLogger("notifications.accept")
 

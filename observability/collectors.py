@@ -18,9 +18,9 @@ from prometheus_client.registry import Collector
 
 from messaging import pricing
 from messaging.breaker import CLOSED, HALF_OPEN, OPEN, all_breakers
-from messaging.masking import log_event
 from messaging.models import Channel
 from otp.recovery import owed_codes
+from otpsite.logs import log_event
 from otpsite.redis import get_broker_redis
 
 logger = logging.getLogger("observability.collectors")

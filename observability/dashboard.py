@@ -171,6 +171,6 @@ def cost_context(now: datetime) -> dict[str, Any]:
 
 
 def dashboard_view(request: HttpRequest) -> HttpResponse:
-    """Staff only: wrapped in admin.site.admin_view in otpsite/urls.py."""
+    """Staff only: wrapped in admin.site.admin_view in web/urls.py."""
     context = {**admin.site.each_context(request), "title": "Messaging dashboard", **dashboard_context(timezone.now())}
     return TemplateResponse(request, "observability/dashboard.html", context)

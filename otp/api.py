@@ -13,7 +13,6 @@ from typing import Any
 
 import phonenumbers
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
@@ -25,25 +24,22 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework.views import exception_handler as drf_exception_handler
 
-from accounts.keys import ApiKeyAuthentication
-from accounts.tenants import resolve_tenant
-from messaging.masking import log_event
 from messaging.models import Channel
 from messaging.templating.locales import LOCALE_PATTERN, locale_context, requested_locale
-from observability import metrics
-from otp import limits, lockout, pumping, schema
+from otp import limits, lockout, metrics, pumping, schema
 from otp.canonical import ascii_domain
 from otp.lifecycle import CodeRequest, DeliveryNotQueued, has_live_code, issue_code, verify_code
-from otp.network import client_identity, client_ip
+from otp.tenants import resolve_tenant
 from otp.tokens import Verified, issue_token
+from otpsite.authentication import ApiKeyAuthenticated
 from otpsite.idempotency.decorators import idempotent
+from otpsite.json_errors import unavailable
+from otpsite.logs import log_event
+from otpsite.network import client_identity, client_ip
 from otpsite.serializers import FreshFieldsSerializer
 
 logger = logging.getLogger("otp.api")
-# Raised when PostgreSQL is stopped, restarting or unreachable (connect_timeout bounds the wait).
-DatabaseUnavailable = (OperationalError, InterfaceError)
 
 TENANT_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 PHONE_PATTERN = r"^\+[0-9 ().-]{6,31}$"
@@ -55,7 +51,6 @@ SEND_ACCEPTED = {
     "detail": "If this address can receive messages, a code is on its way.",
 }
 VERIFY_FAILED = {"verified": False, "detail": "The code is invalid or has expired."}
-UNAVAILABLE = {"detail": "The service is temporarily unavailable. Try again shortly."}
 END_USER_IP = OpenApiParameter(
     "X-End-User-IP",
     OpenApiTypes.STR,
@@ -155,7 +150,7 @@ class VerifySerializer(RecipientSerializer):
 
 
 def enqueue_delivery(otp_id: str) -> None:
-    from workers.tasks import deliver_otp
+    from otp.tasks import deliver_otp
 
     deliver_otp.delay(otp_id)
 
@@ -165,10 +160,6 @@ def log_otp_event(event: str, code_request: CodeRequest, *, result: str, ip: str
     log_event(
         logger, event, result=result, purpose=code_request.purpose, recipient=code_request.recipient, ip=ip, **fields
     )
-
-
-def unavailable() -> Response:
-    return Response(UNAVAILABLE, status=status.HTTP_503_SERVICE_UNAVAILABLE)
 
 
 def too_many(err: limits.RateLimited) -> Response:
@@ -181,10 +172,8 @@ def too_many(err: limits.RateLimited) -> Response:
 
 
 @method_decorator(never_cache, name="dispatch")
-class SendCodeView(APIView):
+class SendCodeView(ApiKeyAuthenticated, APIView):
     """Ask for a code by email or SMS. The answer is the same for every well-formed recipient."""
-
-    authentication_classes = [ApiKeyAuthentication]
 
     @idempotent(anonymous_scope=client_ip, atomic=False)
     @extend_schema(
@@ -231,10 +220,8 @@ class SendCodeView(APIView):
 
 @method_decorator(never_cache, name="dispatch")
 @method_decorator(sensitive_post_parameters("code"), name="dispatch")
-class VerifyCodeView(APIView):
+class VerifyCodeView(ApiKeyAuthenticated, APIView):
     """Check a code. Wrong, expired, used and unknown all answer alike; a lockout answers 429."""
-
-    authentication_classes = [ApiKeyAuthentication]
 
     @extend_schema(
         request=schema.one_of_recipient(VerifySerializer, "VerifyRequest"),
@@ -285,19 +272,3 @@ def verified_answer(code_request: CodeRequest) -> dict[str, Any]:
     )
     token = issue_token(verified, now=timezone.now())
     return {"verified": True, "verification_token": token, "expires_in": settings.OTP_TOKEN_TTL_SECONDS}
-
-
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, plus `Cache-Control: no-store` on every error answer.
-
-    A database that cannot be reached is the service being unavailable (503), never a 500.
-    """
-    if isinstance(exc, DatabaseUnavailable):
-        log_event(logger, "api.database_unavailable", level=logging.WARNING, error=type(exc).__name__)
-        unavailable_response = unavailable()
-        unavailable_response["Cache-Control"] = "no-store"
-        return unavailable_response
-    response = drf_exception_handler(exc, context)
-    if response is not None:
-        response["Cache-Control"] = "no-store"
-    return response

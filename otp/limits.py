@@ -26,10 +26,9 @@ import redis
 from django.conf import settings
 from redis.commands.core import Script
 
-from observability import metrics
-from otp import pumping
+from otp import metrics, pumping
 from otp.canonical import canonical_recipient
-from otp.network import ip_bucket, is_key_identity
+from otpsite.network import ip_bucket, is_key_identity
 from otpsite.redis import get_redis, slotted_key
 
 logger = logging.getLogger(__name__)
@@ -160,7 +159,7 @@ def fail_closed(call: Callable[[], T]) -> T:
 def check_send(*, channel: str, recipient: str, tenant_id: str, client_ip: str) -> None:
     """Count one send against every limit that applies, or refuse it without counting anything.
 
-    `client_ip` is the client's identity (otp.network.client_identity): an address, or an API
+    `client_ip` is the client's identity (otpsite.network.client_identity): an address, or an API
     key's end user or the key itself. Limits: per (recipient, client) and its cooldown, per
     recipient from all clients (past which each client still gets one send per window), per client
     (or per key), per tenant; for SMS the source's hourly budget and the pumping guard

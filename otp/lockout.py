@@ -13,7 +13,7 @@ one purpose or through one tenant never touch another. Failures are counted twic
   a failure. The owner's first guess, from their own network, is always admitted, so a stranger
   can never refuse the owner's right code; a stranger gets one guess per address per interval.
 
-The client is otp.network.client_identity: an address (IPv6 per /64), or an API key's end user.
+The client is otpsite.network.client_identity: an address (IPv6 per /64), or an API key's end user.
 Every verify request, live code or not, counts against OTP_VERIFY_LIMIT_PER_IP (an API key without
 an end user: OTP_VERIFY_LIMIT_PER_KEY) per OTP_VERIFY_IP_WINDOW_SECONDS. A guess is counted when
 it is admitted, before the code is compared, so N parallel wrong guesses are counted exactly N times
@@ -29,7 +29,7 @@ from django.conf import settings
 
 from otp.canonical import canonical_recipient
 from otp.limits import RateLimited, fail_closed, recipient_digest, run_script, seconds_from_ms
-from otp.network import ip_bucket, is_key_identity
+from otpsite.network import ip_bucket, is_key_identity
 from otpsite.redis import get_redis, slotted_key
 
 # The admit script's keys mix a client's window with a recipient's counters: one Redis Cluster slot.

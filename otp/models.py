@@ -42,6 +42,11 @@ class OneTimeCodeQuerySet(models.QuerySet["OneTimeCode"]):
         return self.filter(is_owed_a_resend(now))
 
 
+# A code's CommunicationLog says metadata["kind"] == "otp" (otp.lifecycle writes it): messaging's
+# receipts find otp's resend handler (messaging.resend_handlers) by it.
+OTP_KIND = "otp"
+
+
 class OneTimeCode(models.Model):
     """A code asked for by (tenant, recipient, purpose), delivered by a worker, used once.
 

@@ -24,7 +24,7 @@ from typing import Any, cast
 import phonenumbers
 from django.conf import settings
 
-from messaging.masking import log_event
+from otpsite.logs import log_event
 from otpsite.redis import get_redis, slotted_key
 
 logger = logging.getLogger(__name__)

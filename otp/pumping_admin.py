@@ -10,8 +10,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from messaging.masking import log_event
 from otp import pumping
+from otpsite.logs import log_event
 
 logger = logging.getLogger(__name__)
 URL_NAME = "otp_pumping_blocks"

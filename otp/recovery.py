@@ -37,11 +37,11 @@ from django.db import DatabaseError, transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q
 
 from messaging.conditions import through
-from messaging.masking import log_event
 from messaging.models import CommunicationLog, CommunicationLogQuerySet, MessageStatus, is_claimable, lease_start
 from messaging.service import mark_failed
 from otp.models import OneTimeCode, is_live
 from otp.resend import RESEND_OF, providers_after, send_resend
+from otpsite.logs import log_event
 
 logger = logging.getLogger("otp.recovery")
 

@@ -21,8 +21,8 @@ from django import forms
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 
-from messaging.masking import log_event
-from otp.network import client_ip
+from otpsite.logs import log_event
+from otpsite.network import client_ip
 from otpsite.redis import get_redis, slotted_key
 
 logger = logging.getLogger("otpsite.admin_login")

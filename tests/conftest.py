@@ -157,7 +157,7 @@ def test_database_url() -> str:
 
 def wait_until_worker_answers(worker: WorkerProcess, broker_url: str, timeout: float = 60.0) -> None:
     """Ping the worker through the test broker; on a broker of a test's own, wait for its "ready" line."""
-    from workers.celery import app
+    from otpsite.celery import app
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

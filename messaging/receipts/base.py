@@ -10,12 +10,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from messaging import events, resend_handlers
+from messaging import events, metrics, resend_handlers
 from messaging.breaker import Permit, breaker_for
-from messaging.masking import log_event
 from messaging.models import Blame, CommunicationLog, DeliveryReceipt, MessageStatus, ReceiptEvent
 from messaging.receipts.breaker_share import receipt_may_count_against_breaker
-from observability import metrics
+from otpsite.logs import log_event
 
 logger = logging.getLogger("messaging.receipts")
 
@@ -72,9 +71,10 @@ def apply_receipt(receipt: Receipt, *, now: datetime | None = None) -> str:
     """Record `receipt` and move its log forward: "unknown", "implausible", "duplicate" or "recorded".
 
     A failure receipt that fails the message and blames the provider counts against its breaker
-    (within breaker_share's allowance); one that blames the provider or nobody known asks for one
-    resend of an OTP through the next provider (and otp.resend's sweep asks again if that request
-    is lost). A receipt dated outside its message's life is refused: "implausible", nothing stored.
+    (within breaker_share's allowance); one that blames the provider or nobody known asks the
+    resend handler of the message's kind (messaging.resend_handlers) for one resend through the next
+    provider (for a code, otp.resend's sweep asks again if that request is lost). A receipt dated
+    outside its message's life is refused: "implausible", nothing stored.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -151,9 +151,6 @@ def _after_provider_failure(log: CommunicationLog, receipt: Receipt, reason: str
     if receipt.blame == Blame.PROVIDER and receipt_may_count_against_breaker(receipt.provider, now=timezone.now()):
         # A provider that accepts messages and then drops them is as broken as one that refuses them.
         breaker_for(receipt.provider).record_failure(Permit(provider=receipt.provider, store=""), reason)
-    if log.metadata.get("kind") == "otp" and "resend_of" not in log.metadata:
-        from workers.tasks import resend_otp
-
-        resend_otp.delay(log.pk, reason)
-    elif "resend_of" not in log.metadata:
+    if "resend_of" not in log.metadata:
+        # The layer that sent this kind of message decides whether and how to send it again.
         resend_handlers.request_resend(str(log.metadata.get("kind", "")), log.pk, reason)

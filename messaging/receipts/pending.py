@@ -24,9 +24,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from messaging import registry
-from messaging.masking import log_event
 from messaging.models import CommunicationLog
 from messaging.receipts.base import Receipt, apply_receipt
+from otpsite.logs import log_event
 from otpsite.redis import get_redis, slotted_key
 
 logger = logging.getLogger("messaging.receipts")

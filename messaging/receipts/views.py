@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from messaging.masking import log_event
 from messaging.receipts.base import MalformedReceipt, Receipt, ReceiptRefused, ReceiptUnavailable
 from messaging.receipts.pending import apply_or_park
+from otpsite.logs import log_event
 
 logger = logging.getLogger("messaging.receipts")
 

@@ -27,10 +27,10 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Tenant
-from messaging.masking import log_event
 from notifications.callbacks import signing
 from notifications.callbacks.addresses import UrlRefused, check_url
 from notifications.models import CallbackAttempt, CallbackDelivery, CallbackEndpoint, CallbackStatus
+from otpsite.logs import log_event
 
 logger = logging.getLogger("notifications.callbacks")
 Publish = Callable[[int, str], None]

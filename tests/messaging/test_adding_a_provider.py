@@ -64,7 +64,7 @@ def smsbird_api(settings) -> Iterator[SmsBirdStandIn]:
 def load_urls() -> None:
     """What a restarted web process does: build the URLs (the receipt webhooks) from the settings."""
     importlib.reload(importlib.import_module("messaging.receipts.urls"))
-    importlib.reload(importlib.import_module("otpsite.urls"))
+    importlib.reload(importlib.import_module("web.urls"))
     clear_url_caches()
 
 

@@ -4,8 +4,8 @@ import logging
 
 import pytest
 
-from messaging.logging_filters import RedactCodesFilter, redact_codes
-from messaging.masking import format_event, log_event, mask_recipient
+from otpsite.logs import RedactCodesFilter, format_event, log_event
+from otpsite.redaction import mask_recipient, redact_codes
 
 logger = logging.getLogger("tests.masking")
 

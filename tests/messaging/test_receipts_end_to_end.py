@@ -101,7 +101,7 @@ def test_undelivered_30008_from_twilio_resends_a_new_code_through_the_next_provi
 def test_the_beat_task_resends_a_code_without_receipt_once_and_a_second_sweep_sends_nothing(
     client, twilio_standin, aws, worker_with_twilio_then_sns
 ):
-    from workers.tasks import resend_codes_without_receipt
+    from otp.tasks import resend_codes_without_receipt
 
     first_log = send_through_twilio(client)
     # Two minutes pass without a receipt (the clock is set, not waited for).

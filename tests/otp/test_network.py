@@ -4,7 +4,7 @@ import pytest
 from django.test import RequestFactory
 
 from otp.limits import RateLimited, check_send
-from otp.network import client_ip
+from otpsite.network import client_ip
 
 
 def request_from(remote_addr: str, forwarded_for: str | None = None):

@@ -133,7 +133,7 @@ def test_a_resends_reason_is_written_with_its_attempt_in_the_same_statement(firs
 def test_the_beat_sweep_hands_a_lost_resend_to_a_real_worker_which_sends_it_once(
     client, settings, smtp_sink, sendgrid_standin, start_worker
 ):
-    from workers.tasks import recover_undelivered_codes as beat_sweep
+    from otp.tasks import recover_undelivered_codes as beat_sweep
 
     settings.MESSAGING_EMAIL_PROVIDERS = ["smtp", "sendgrid"]
     start_worker(

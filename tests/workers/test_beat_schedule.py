@@ -80,7 +80,7 @@ def test_the_schedule_survives_beats_schedule_file_and_replaces_a_plain_entry():
 
 
 def test_the_beat_schedule_sends_the_sweep_this_way():
-    from workers.celery import app
+    from otpsite.celery import app
 
     entry = app.conf.beat_schedule["recover-undelivered-codes"]
     assert isinstance(entry["schedule"], WhenOwed)

@@ -12,11 +12,11 @@ from django.utils import timezone
 
 from messaging.models import CommunicationLog, MessageStatus
 from otp.lifecycle import CodeRequest, issue_code
+from otp.tasks import deliver_otp
+from otpsite.celery import app
 from otpsite.processes import embedded_redis_command
 from tests.conftest import free_port
 from tests.helpers import wait_for
-from workers.celery import app
-from workers.tasks import deliver_otp
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 

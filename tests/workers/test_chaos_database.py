@@ -20,7 +20,7 @@ UNAVAILABLE = {"detail": "The service is temporarily unavailable. Try again shor
 PUBLISH = """
 import django
 django.setup()
-from workers.tasks import deliver_otp
+from otp.tasks import deliver_otp
 deliver_otp.delay("{otp_id}")
 """
 

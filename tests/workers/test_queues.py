@@ -8,17 +8,16 @@ import pytest
 import redis
 from django.conf import settings
 
-from workers.celery import app
-from workers.tasks import (
-    apply_pending_receipts,
+from messaging.tasks import apply_pending_receipts, read_sns_sms_receipts
+from otp.tasks import (
     deliver_otp,
-    purge_expired_records,
-    read_sns_sms_receipts,
     recover_undelivered_codes,
     resend_codes_without_receipt,
     resend_otp,
     resume_lost_resend,
 )
+from otpsite.celery import app
+from workers.tasks import purge_expired_records
 
 QUEUES = ("delivery", "receipts", "sweeps", "retention", "callbacks")
 

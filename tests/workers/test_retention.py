@@ -45,7 +45,7 @@ def test_the_beat_task_deletes_codes_a_day_past_expiry_and_logs_past_retention(s
 
 
 def test_the_beat_schedule_runs_the_purge():
-    from workers.celery import app
+    from otpsite.celery import app
 
     schedule = app.conf.beat_schedule
     assert any(entry["task"] == purge_expired_records.name for entry in schedule.values())

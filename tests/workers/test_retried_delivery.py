@@ -7,7 +7,7 @@ from celery import states
 from django.utils import timezone
 
 from otp.lifecycle import CodeRequest, issue_code
-from workers.tasks import DeliveryRetry, deliver_otp
+from otp.tasks import DeliveryRetry, deliver_otp
 
 pytestmark = pytest.mark.django_db
 

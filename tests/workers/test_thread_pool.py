@@ -20,13 +20,13 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from messaging.breaker_store import HALF_OPEN, RedisStore
 from messaging.models import AttemptOutcome, CommunicationLog, DeliveryAttempt, MessageStatus
 from otp.models import OneTimeCode
+from otp.tasks import deliver_otp
 from otpsite.redis import get_redis
 from tests.helpers import SEND_URL, wait_for
 from tests.metrics_helpers import Scrape
 from tests.standins.fixtures import TWILIO_FROM, TWILIO_SID
 from tests.standins.http_standin import Answer, ReceivedRequest
 from tests.standins.latency import SlowTwilio
-from workers.tasks import deliver_otp
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 

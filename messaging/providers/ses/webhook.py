@@ -11,11 +11,11 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from messaging.masking import log_event
 from messaging.providers.ses.receipts import ses_receipts
 from messaging.providers.ses.sns_http import confirm_subscription, verified_sns_message
 from messaging.receipts.base import Receipt
 from messaging.receipts.views import read_body, read_receipts
+from otpsite.logs import log_event
 
 logger = logging.getLogger("messaging.receipts")
 

@@ -17,11 +17,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.utils import timezone
 
-from messaging.masking import log_event
 from messaging.models import Blame, ReceiptEvent
 from messaging.providers.aws import aws_client
 from messaging.receipts.base import Receipt
 from messaging.receipts.pending import apply_or_park
+from otpsite.logs import log_event
 from otpsite.redis import get_redis
 
 logger = logging.getLogger("messaging.receipts")

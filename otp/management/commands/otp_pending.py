@@ -9,8 +9,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from messaging.masking import mask_recipient
 from otp.recovery import pending_codes, requeue
+from otpsite.redaction import mask_recipient
 
 COLUMNS = ("log_id", "channel", "recipient", "purpose", "status", "age_s", "claimed_at", "expires_at")
 
@@ -29,7 +29,7 @@ class Command(BaseCommand):
         now = timezone.now()
         log_id = options.get("requeue")
         if log_id is not None:
-            from workers.tasks import deliver_otp
+            from otp.tasks import deliver_otp
 
             outcome = requeue(log_id, now=now, publish=lambda otp_id: deliver_otp.delay(otp_id))
             if outcome != "requeued":

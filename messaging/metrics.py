@@ -1,9 +1,10 @@
-"""Every Prometheus metric the service exports, and the one-line calls that record them.
+"""Messaging's Prometheus metrics (provider attempts, messages, failovers, cost, breakers, receipts)
+and the one-line calls that record them; otp.metrics holds the send and verify counters.
 
-Counters and histograms are recorded where things happen (the send and verify views, the
-failover loop, the breaker) through the functions below, so instrumented modules hold a single
-call each. Figures that are facts about the present (breaker states, queue depth, the oldest
-undelivered code, quota use) are read when /metrics is scraped (observability.collectors).
+Counters and histograms are recorded where things happen (the failover loop, the breaker, the
+receipts) through the functions below, so instrumented modules hold a single call each. Figures
+that are facts about the present (breaker states, queue depth, the oldest undelivered code, quota
+use) are read when /metrics is scraped (observability.collectors).
 
 Under gunicorn and Celery's prefork pool each process writes its own files in
 PROMETHEUS_MULTIPROC_DIR (prometheus_client's multiprocess mode); /metrics merges them.
@@ -26,17 +27,6 @@ PROVIDER_CALL_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 # Attempt outcomes that were calls to the provider (the others are skips).
 CALLED_OUTCOMES = frozenset({"sent", "provider_fault", "recipient_fault", "retry_later"})
 
-SENDS = Counter(
-    "otp_sends",
-    "Send requests by channel and result; refused ones by reason (rate limit scope, destination, unavailable).",
-    ["channel", "result", "reason"],
-)
-SMS_PUMPING_BLOCKS = Counter(
-    "otp_sms_pumping_blocks",
-    "Number prefixes the SMS pumping guard blocked (many sends, few verified), by destination country.",
-    ["country"],
-)
-VERIFIES = Counter("otp_verifies", "Verify requests by result (success, failure, locked, unavailable).", ["result"])
 ATTEMPTS = Counter(
     "messaging_provider_attempts",
     "Provider attempts by channel, provider and outcome "
@@ -78,23 +68,6 @@ RECEIPTS = Counter(
     "Delivery receipts from provider status webhooks, by provider and the status they report.",
     ["provider", "status"],
 )
-
-
-def send_accepted(channel: str) -> None:
-    SENDS.labels(channel=channel, result="accepted", reason="").inc()
-
-
-def send_refused(channel: str, reason: str) -> None:
-    """reason: a rate limit scope, "destination", or "unavailable" (a 503)."""
-    SENDS.labels(channel=channel, result="refused", reason=reason).inc()
-
-
-def sms_pumping_block(country: str) -> None:
-    SMS_PUMPING_BLOCKS.labels(country=country).inc()
-
-
-def verify_finished(result: str) -> None:
-    VERIFIES.labels(result=result).inc()
 
 
 def attempt_recorded(*, channel: str, provider: str, outcome: str, seconds: float) -> None:

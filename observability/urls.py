@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from messaging.api import LivenessView, MessagingHealthView
+from observability.health import LivenessView, MessagingHealthView
 
 urlpatterns = [
     path("health/messaging", MessagingHealthView.as_view(), name="health-messaging"),

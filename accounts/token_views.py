@@ -1,4 +1,8 @@
-"""Trusting a verification: the public keys (JWKS) and the single-use redeem endpoint."""
+"""Trusting a verification: the single-use redeem endpoint, for a backend with an API key.
+
+A spent token's `jti` is kept by accounts.redemption; otp.tokens reads the token, and otp.jwks
+serves the public keys a backend needs to trust tokens offline instead.
+"""
 
 from __future__ import annotations
 
@@ -17,30 +21,8 @@ from accounts.keys import ApiKeyAuthentication
 from accounts.models import ApiKey
 from accounts.redemption import spend_token
 from otp.schema import DETAIL, body_responses
-from otp.tokens import InvalidToken, decode_token, jwks
+from otp.tokens import InvalidToken, decode_token
 
-JWK_SET: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "keys": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "kty": {"type": "string", "enum": ["EC"]},
-                    "crv": {"type": "string", "enum": ["P-256"]},
-                    "x": {"type": "string"},
-                    "y": {"type": "string"},
-                    "kid": {"type": "string"},
-                    "alg": {"type": "string", "enum": ["ES256"]},
-                    "use": {"type": "string", "enum": ["sig"]},
-                },
-                "required": ["kty", "crv", "x", "y", "kid", "alg", "use"],
-            },
-        }
-    },
-    "required": ["keys"],
-}
 REFUSED: dict[str, Any] = {
     "type": "object",
     "properties": {"redeemed": {"type": "boolean", "enum": [False]}, "detail": {"type": "string"}},
@@ -56,19 +38,6 @@ def other_tenant(token_tenant: str, key_tenant: str) -> dict[str, Any]:
         "detail": f"This token was issued for tenant {token_tenant!r}, not for your API key's tenant "
         f"{key_tenant!r}. Ask for and verify codes with your API key so that tokens name your tenant.",
     }
-
-
-class JwksView(APIView):
-    """GET /.well-known/jwks.json: every public key whose tokens may still be valid."""
-
-    authentication_classes: list[type] = []
-    permission_classes: list[type] = []
-
-    @extend_schema(responses={200: OpenApiResponse(JWK_SET, description="JSON Web Key Set")}, tags=["tokens"])
-    def get(self, request: Request) -> Response:
-        # Short caching: after a rotation, backends see the new key within minutes (and a
-        # JWKS client refetches on an unknown kid anyway).
-        return Response(jwks(), headers={"Cache-Control": "public, max-age=300"})
 
 
 class HasApiKey(BasePermission):

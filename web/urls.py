@@ -1,3 +1,10 @@
+"""The root URLconf: the composition root of the web process, and the only module above every app.
+
+Each app owns its views (and its urls module where it has one); this module puts them at their
+paths, so no app imports another app's views. It sits in the top layer of the contract in
+pyproject.toml, beside workers (the worker process's composition root).
+"""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -7,11 +14,12 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from accounts.signin import SignInView
+from accounts.token_views import RedeemTokenView
 from observability.dashboard import dashboard_view
 from observability.views import metrics_view
+from otp.jwks import JwksView
 from otp.page_urls import LandingPage
 from otp.schema import SchemaView
-from otp.token_views import JwksView, RedeemTokenView
 from otpsite.admin_login import ThrottledAdminLoginForm
 from otpsite.json_errors import json_not_found
 
@@ -23,7 +31,7 @@ urlpatterns = [
     path("api/v1/accounts/", include("accounts.urls")),
     path("api/v1/", include("notifications.urls")),
     path(".well-known/jwks.json", JwksView.as_view(), name="jwks"),
-    path("", include("messaging.urls")),
+    path("", include("observability.urls")),
     path("", include("messaging.receipts.urls")),
     path("signup/", include("otp.page_urls")),
     path("login/", SignInView.as_view(), name="login"),

@@ -1,0 +1,1 @@
+"""The web process's composition root: the root URLconf (web.urls)."""
