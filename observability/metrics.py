@@ -6,7 +6,8 @@ call each. Figures that are facts about the present (breaker states, queue depth
 undelivered code, quota use) are read when /metrics is scraped (observability.collectors).
 
 Under gunicorn and Celery's prefork pool each process writes its own files in
-PROMETHEUS_MULTIPROC_DIR (prometheus_client's multiprocess mode); /metrics merges them.
+PROMETHEUS_MULTIPROC_DIR (prometheus_client's multiprocess mode), a directory on the node's own
+disk; the node's /metrics merges them (observability.scrape), and Prometheus sums the nodes.
 Every metric has labels, so importing this module writes no file.
 """
 
@@ -80,6 +81,13 @@ RECEIPTS = Counter(
     ["provider", "status"],
 )
 
+# Every task a worker finishes (deliveries and the periodic sweeps), recorded by a Celery signal.
+WORKER_TASKS = Counter(
+    "messaging_worker_tasks",
+    "Tasks workers finished, by task name and final state (SUCCESS, RETRY, FAILURE, ...).",
+    ["task", "state"],
+)
+
 
 def send_accepted(channel: str) -> None:
     SENDS.labels(channel=channel, result="accepted", reason="").inc()
@@ -135,3 +143,7 @@ def breaker_changed(provider: str, from_state: str, to_state: str) -> None:
 def receipt_recorded(provider: str, status: str) -> None:
     """For the receipts webhook handler: one receipt and the status it reports."""
     RECEIPTS.labels(provider=provider, status=status).inc()
+
+
+def task_finished(task: str, state: str) -> None:
+    WORKER_TASKS.labels(task=task, state=state or "UNKNOWN").inc()
