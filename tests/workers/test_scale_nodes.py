@@ -119,8 +119,10 @@ def test_two_nodes_deliver_a_burst_once_run_each_sweep_once_and_their_metrics_ad
         beat.kill()
     sent = sweeps_sent(beats)
     gaps = [(later - earlier).total_seconds() for earlier, later in pairwise(sent)]
-    # Once per period: never two runs within 0.9 of it (the lock's life; 50 ms for log timestamps).
-    assert min(gaps) >= 0.9 * PERIOD - 0.05, gaps
+    # Once per period: never two runs within 0.9 of it (the lock's life), less 0.3 s for the time
+    # between a beat's claim and its log line on a loaded machine. Two unlocked beats would leave
+    # gaps that add up to one period, one of them at most half of it.
+    assert min(gaps) >= 0.9 * PERIOD - 0.3, gaps
     # ...and never a period without one while a beat is alive (the takeover may take one more).
     assert max(gaps) <= 2 * PERIOD + 1, gaps
 
