@@ -127,6 +127,9 @@ CELERY_DB_REUSE_MAX = 1000
 timezone = "UTC"
 enable_utc = True
 
+# Each due job is sent only under its Redis lock, so two beats (one per node) send it once per period.
+beat_scheduler = "otpsite.beat:LockedScheduler"
+
 beat_schedule: dict[str, dict[str, object]] = {
     "purge-expired-records": {"task": "workers.tasks.purge_expired_records", "schedule": 3600.0},
     "purge-idempotency-records": {

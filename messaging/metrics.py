@@ -7,7 +7,8 @@ that are facts about the present (breaker states, queue depth, the oldest undeli
 use) are read when /metrics is scraped (observability.collectors).
 
 Under gunicorn and Celery's prefork pool each process writes its own files in
-PROMETHEUS_MULTIPROC_DIR (prometheus_client's multiprocess mode); /metrics merges them.
+PROMETHEUS_MULTIPROC_DIR (prometheus_client's multiprocess mode), a directory on the node's own
+disk; the node's /metrics merges them (observability.scrape), and Prometheus sums the nodes.
 Every metric has labels, so importing this module writes no file.
 """
 
@@ -69,6 +70,13 @@ RECEIPTS = Counter(
     ["provider", "status"],
 )
 
+# Every task a worker finishes (deliveries and the periodic sweeps), recorded by a Celery signal.
+WORKER_TASKS = Counter(
+    "messaging_worker_tasks",
+    "Tasks workers finished, by task name and final state (SUCCESS, RETRY, FAILURE, ...).",
+    ["task", "state"],
+)
+
 
 def attempt_recorded(*, channel: str, provider: str, outcome: str, seconds: float) -> None:
     ATTEMPTS.labels(channel=channel, provider=provider, outcome=outcome).inc()
@@ -104,3 +112,7 @@ def breaker_changed(provider: str, from_state: str, to_state: str) -> None:
 def receipt_recorded(provider: str, status: str) -> None:
     """For the receipts webhook handler: one receipt and the status it reports."""
     RECEIPTS.labels(provider=provider, status=status).inc()
+
+
+def task_finished(task: str, state: str) -> None:
+    WORKER_TASKS.labels(task=task, state=state or "UNKNOWN").inc()

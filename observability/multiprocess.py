@@ -2,8 +2,9 @@
 
 Each process group (the gunicorn master and its workers; a Celery worker and its pool children)
 gets its own PROMETHEUS_MULTIPROC_DIR, emptied when the group starts, so counters of an earlier
-run are not added to this one's and two containers' pids never share a file. /metrics merges
-every group's directory (METRICS_SCRAPE_DIRS). No Django import here: gunicorn's config loads it.
+run are not added to this one's and two containers' pids never share a file. Each node's /metrics
+merges its own group's directory only (observability.scrape): no disk is shared between nodes.
+No Django import here: gunicorn's config loads it.
 """
 
 from __future__ import annotations

@@ -497,10 +497,14 @@ FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="")
 
 # Bearer token of GET /metrics; unset, /metrics answers 404.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
-# prometheus_client reads PROMETHEUS_MULTIPROC_DIR itself (this process group's own directory);
-# /metrics merges the directories of every group (gunicorn's, each Celery worker's).
+# prometheus_client reads PROMETHEUS_MULTIPROC_DIR itself: this process group's own directory on
+# this node's disk (gunicorn's, a Celery worker's); each node's /metrics merges only its own.
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
-METRICS_SCRAPE_DIRS = env.list("METRICS_SCRAPE_DIRS", default=[d for d in [PROMETHEUS_MULTIPROC_DIR] if d])
+# A Celery worker serves its own GET /metrics (same bearer token) on this port; unset: none.
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+WORKER_METRICS_HOST = env.str("WORKER_METRICS_HOST", default="0.0.0.0")
+if not 0 <= WORKER_METRICS_PORT <= 65535:
+    raise ImproperlyConfigured("WORKER_METRICS_PORT must be a TCP port (1-65535), or unset.")
 # Prometheus scrapes /metrics, and load balancers and orchestrators probe /health and
 # /health/messaging, inside the private network over plain HTTP: those answer there, unredirected.
 # Everything else over plain HTTP (without X-Forwarded-Proto: https from a trusted proxy,

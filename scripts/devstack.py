@@ -40,6 +40,7 @@ SMTP_SINK_PORT = int(os.environ.get("SMTP_SINK_PORT", "1025"))
 REDIS_PORT = int(os.environ.get("EMBEDDED_REDIS_PORT", "6380"))
 POSTGRES_PORT = int(os.environ.get("EMBEDDED_POSTGRES_PORT", "5433"))
 DATABASE_NAME = "otp"
+WORKER_METRICS_PORT = int(os.environ.get("WORKER_METRICS_PORT", "9101"))
 
 children: list[tuple[str, subprocess.Popen[bytes]]] = []
 stop_signals: dict[int, int] = {}
@@ -147,7 +148,9 @@ def development_env() -> dict[str, str]:
     if not token_file.exists():
         write_private(token_file, secrets.token_urlsafe(24))
     env.setdefault("METRICS_TOKEN", token_file.read_text().strip())
-    env.setdefault("METRICS_SCRAPE_DIRS", ",".join(str(metrics_dir(group)) for group in ("web", "worker")))
+    # The worker serves its own /metrics (the web's holds the web's counters only), on loopback.
+    env.setdefault("WORKER_METRICS_PORT", str(WORKER_METRICS_PORT))
+    env.setdefault("WORKER_METRICS_HOST", "127.0.0.1")
     env["PYTHONUNBUFFERED"] = "1"
     env["DEVSTACK_RUN_DIR"] = str(RUN_DIR)
     return env
@@ -252,7 +255,7 @@ def main() -> None:
         f"  Flower:       http://127.0.0.1:{FLOWER_PORT}/  (user {user}, password {password})\n"
         f"  Dashboard:    http://127.0.0.1:{WEB_PORT}/{admin_url}dashboard/\n"
         f'  Metrics:      curl -H "Authorization: Bearer $(cat {RUN_DIR / "metrics-token"})" '
-        f"http://127.0.0.1:{WEB_PORT}/metrics\n"
+        f"http://127.0.0.1:{WEB_PORT}/metrics (and the worker's: http://127.0.0.1:{WORKER_METRICS_PORT}/metrics)\n"
         f"  Commands:     python manage.py messaging_breakers (manage.py reads {env_file()} while this runs)\n"
         "  Emails and SMS appear below, from [smtp] and [worker]. Ctrl-C stops everything.\n",
         flush=True,

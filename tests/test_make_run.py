@@ -58,15 +58,13 @@ def command_lines_holding(secret: str) -> list[str]:
     return found
 
 
-# What the issue promises a newcomer: `make run` serves the signup page this soon on a fresh clone.
+# What a newcomer is promised: `make run` serves the signup page this soon on a fresh clone.
 COLD_START_SECONDS = 60
 
 
 def test_make_run_serves_the_signup_flow_on_embedded_postgres_and_redis_and_stops_on_ctrl_c(tmp_path):
-    ports = {
-        name: free_port()
-        for name in ("WEB_PORT", "FLOWER_PORT", "SMTP_SINK_PORT", "EMBEDDED_REDIS_PORT", "EMBEDDED_POSTGRES_PORT")
-    }
+    names = ("WEB_PORT", "FLOWER_PORT", "SMTP_SINK_PORT", "EMBEDDED_REDIS_PORT", "EMBEDDED_POSTGRES_PORT")
+    ports = {name: free_port() for name in (*names, "WORKER_METRICS_PORT")}
     env = {name: os.environ[name] for name in INHERITED if name in os.environ}
     env.update({name: str(port) for name, port in ports.items()})
     env.update(DEVSTACK_RUN_DIR=str(tmp_path / "run"))
@@ -154,14 +152,16 @@ def test_make_run_serves_the_signup_flow_on_embedded_postgres_and_redis_and_stop
         admin_password = (run_dir / "admin-password").read_text()
         assert re.fullmatch(r"[A-Za-z0-9_-]{16}\n", admin_password), admin_password
 
-        # /metrics counts the web's send and the worker's delivery, behind the token make run made.
+        # The web's /metrics counts its send, the worker's its delivery, behind the token make run made.
         metrics_token = (run_dir / "metrics-token").read_text().strip()
-        assert get(f"{web}/metrics")[0] == 401
+        worker_metrics = f"http://127.0.0.1:{ports['WORKER_METRICS_PORT']}/metrics"
+        assert get(f"{web}/metrics")[0] == 401 and get(worker_metrics)[0] == 401
         status, body = get(f"{web}/metrics", {"Authorization": f"Bearer {metrics_token}"})
-        scrape = Scrape(body.decode())
         assert status == 200
-        assert scrape.value("otp_sends_total", channel="email", result="accepted") == 1
-        assert scrape.value("messaging_messages_total", channel="email", status="sent") == 1
+        assert Scrape(body.decode()).value("otp_sends_total", channel="email", result="accepted") == 1
+        status, body = get(worker_metrics, {"Authorization": f"Bearer {metrics_token}"})
+        assert status == 200
+        assert Scrape(body.decode()).value("messaging_messages_total", channel="email", status="sent") == 1
     finally:
         if stack.poll() is None:
             os.killpg(stack.pid, signal.SIGINT)  # Ctrl-C in the terminal goes to the whole group

@@ -2,7 +2,8 @@
 
 The web and the worker run as they do in docker-compose: the production settings module,
 gunicorn with deploy/gunicorn.conf.py, each group with its own PROMETHEUS_MULTIPROC_DIR, and
-the web's /metrics merging both. They also log with LOG_FORMAT=json.
+each serving its own /metrics (the web's; the worker's on WORKER_METRICS_PORT), which Prometheus
+adds up. They also log with LOG_FORMAT=json.
 """
 
 from __future__ import annotations
@@ -69,11 +70,19 @@ def stack(tmp_path, settings, smtp_sink, silent_url, start_worker):
         "SMTP_PORT": str(smtp_sink.port),
         "MESSAGING_PRICES_JSON": json.dumps({"smtp": {"per_message": str(SMTP_PRICE)}}),
         "METRICS_TOKEN": TOKEN,
-        "METRICS_SCRAPE_DIRS": f"{web_dir},{tmp_path}/metrics-worker-*",  # one directory per worker
         "LOG_FORMAT": "json",
     }
-    # prefork (not the default threads pool): each child writes its own files, which /metrics merges.
-    worker = start_worker(concurrency=2, pool="prefork", **overrides, PROMETHEUS_MULTIPROC_DIR=str(worker_dir))
+    # prefork (not the default threads pool): each child writes its own files, which the worker's
+    # /metrics merges.
+    worker_port = free_port()
+    worker = start_worker(
+        concurrency=2,
+        pool="prefork",
+        **overrides,
+        PROMETHEUS_MULTIPROC_DIR=str(worker_dir),
+        WORKER_METRICS_HOST="127.0.0.1",
+        WORKER_METRICS_PORT=str(worker_port),
+    )
     env = {
         **os.environ,
         **overrides,
@@ -97,14 +106,14 @@ def stack(tmp_path, settings, smtp_sink, silent_url, start_worker):
     try:
         wait_for(lambda: get_metrics(base, None)[0] == 401 or web.poll() is not None, timeout=60, what="gunicorn")
         assert web.poll() is None, web_log.read_text()
-        yield base, web_dir, worker_dir, web_log, worker
+        yield base, web_dir, worker_dir, web_log, worker, f"http://127.0.0.1:{worker_port}"
     finally:
         web.terminate()
         web.wait(timeout=30)
 
 
 def test_metrics_count_a_send_a_failover_and_a_verify_across_every_process(stack, smtp_sink):
-    base, web_dir, worker_dir, web_log, worker = stack
+    base, web_dir, worker_dir, web_log, worker, worker_base = stack
     recipients = [f"metrics{i}@example.com" for i in range(SENDS)]
     with ThreadPoolExecutor(SENDS) as pool:  # at once, so both gunicorn workers and both children take part
         statuses = list(pool.map(lambda r: post(base, SEND_URL, {"email": r, "purpose": "signup"}), recipients))
@@ -130,6 +139,9 @@ def test_metrics_count_a_send_a_failover_and_a_verify_across_every_process(stack
     status, text = get_metrics(base, TOKEN)
     assert status == 200
     scrape = Scrape(text)
+    status, text = get_metrics(worker_base, TOKEN)
+    assert status == 200
+    worker_scrape = Scrape(text)
 
     assert len(pids_in(web_dir)) >= 2, "both gunicorn workers served requests"
     assert len(pids_in(worker_dir)) >= 2, "both pool children delivered"
@@ -138,18 +150,21 @@ def test_metrics_count_a_send_a_failover_and_a_verify_across_every_process(stack
     assert scrape.value("otp_verifies_total", result="success") == 1
     assert scrape.value("otp_verifies_total", result="failure") == wrong_verifies + 1
     attempts = "messaging_provider_attempts_total"
-    assert scrape.value(attempts, channel="email", provider="sendgrid", outcome="provider_fault") == SENDS
-    assert scrape.value(attempts, channel="email", provider="smtp", outcome="sent") == SENDS
-    assert scrape.value("messaging_failovers_total", channel="email", provider="smtp") == SENDS
-    assert scrape.value("messaging_messages_total", channel="email", status="sent") == SENDS
-    assert scrape.value("messaging_messages_total", status="failed") == 0
-    assert scrape.value("messaging_cost_usd_total", provider="smtp") == pytest.approx(SENDS * SMTP_PRICE)
+    assert worker_scrape.value(attempts, channel="email", provider="sendgrid", outcome="provider_fault") == SENDS
+    assert worker_scrape.value(attempts, channel="email", provider="smtp", outcome="sent") == SENDS
+    assert worker_scrape.value("messaging_failovers_total", channel="email", provider="smtp") == SENDS
+    assert worker_scrape.value("messaging_messages_total", channel="email", status="sent") == SENDS
+    assert worker_scrape.value("messaging_messages_total", status="failed") == 0
+    assert worker_scrape.value("messaging_cost_usd_total", provider="smtp") == pytest.approx(SENDS * SMTP_PRICE)
+    # The web counts no delivery, and the worker no send nor the state read at scrape time.
+    assert scrape.value(attempts) == 0 and scrape.value("messaging_messages_total") == 0
+    assert worker_scrape.value("otp_sends_total") == 0 and "messaging_breaker_state" not in worker_scrape.names
     # Every message waited out SendGrid's read timeout (1.5 s) before SMTP took it.
-    assert scrape.value("messaging_accept_to_provider_seconds_count", channel="email") == SENDS
-    assert scrape.value("messaging_accept_to_provider_seconds_bucket", channel="email", le="1.0") == 0
+    assert worker_scrape.value("messaging_accept_to_provider_seconds_count", channel="email") == SENDS
+    assert worker_scrape.value("messaging_accept_to_provider_seconds_bucket", channel="email", le="1.0") == 0
     call = "messaging_provider_call_seconds"
-    assert scrape.value(f"{call}_count", provider="sendgrid", outcome="provider_fault") == SENDS
-    assert scrape.value(f"{call}_bucket", provider="sendgrid", outcome="provider_fault", le="1.0") == 0
+    assert worker_scrape.value(f"{call}_count", provider="sendgrid", outcome="provider_fault") == SENDS
+    assert worker_scrape.value(f"{call}_bucket", provider="sendgrid", outcome="provider_fault", le="1.0") == 0
     assert scrape.value("messaging_breaker_state", provider="sendgrid") == 0
     assert scrape.value("messaging_undelivered_messages", channel="email") == 0
     assert scrape.value("messaging_queue_depth", queue="delivery") == 0
@@ -172,7 +187,7 @@ def test_metrics_count_a_send_a_failover_and_a_verify_across_every_process(stack
 
 
 def test_metrics_refuse_a_scrape_without_the_token_or_with_a_wrong_one(stack):
-    base = stack[0]
-    assert get_metrics(base, None)[0] == 401
-    assert get_metrics(base, "wrong-token")[0] == 403
-    assert get_metrics(base, TOKEN)[0] == 200
+    for base in (stack[0], stack[-1]):  # the web's and the worker's
+        assert get_metrics(base, None)[0] == 401
+        assert get_metrics(base, "wrong-token")[0] == 403
+        assert get_metrics(base, TOKEN)[0] == 200

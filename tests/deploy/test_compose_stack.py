@@ -193,9 +193,15 @@ def test_metrics_with_the_token_count_the_sends_of_web_and_worker(
     scrape = Scrape(answer.body.decode())
     assert scrape.value("otp_sends_total", channel="email", result="accepted") >= 2
     assert scrape.value("otp_verifies_total", result="success") >= 1
-    # Counted by the worker container, read by web from the shared metrics volume (the worker's own
-    # counts start again with each start of its container: at least bob's message since the restart).
-    assert scrape.value("messaging_messages_total", channel="email", status="sent") >= 1
+    # Counted by the worker container and served by it on WORKER_METRICS_PORT, where Prometheus
+    # scrapes it (its counts start again with each start of its container: at least bob's message).
+    fetch = (
+        "import sys, urllib.request; request = urllib.request.Request('http://127.0.0.1:9100/metrics', "
+        "headers={'Authorization': 'Bearer ' + sys.argv[1]}); print(urllib.request.urlopen(request).read().decode())"
+    )
+    worker_metrics = stack.podman("exec", stack.container("worker"), "python", "-c", fetch, stack.metrics_token)
+    worker_scrape = Scrape(worker_metrics.stdout)
+    assert worker_scrape.value("messaging_messages_total", channel="email", status="sent") >= 1
 
 
 def test_the_signing_keys_survive_down_and_up(stack: ComposeStack, verified: dict[str, Any]) -> None:
