@@ -33,7 +33,7 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	DJANGO_SETTINGS_MODULE=tests.settings DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run
-	POSTGRES_PASSWORD=check SECRET_KEY=check FLOWER_BASIC_AUTH=check:check $(BIN)/docker-compose -f docker-compose.yml config --quiet
+	POSTGRES_PASSWORD=check RABBITMQ_PASSWORD=check SECRET_KEY=check FLOWER_BASIC_AUTH=check:check $(BIN)/docker-compose -f docker-compose.yml config --quiet
 
 test: $(VENV)/.dev-installed services test-tools lint
 	$(BIN)/pytest

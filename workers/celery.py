@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 
-from celery import Celery
+from workers.quorum import DeclareDeadLetterQueue, QuorumCelery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "otpsite.settings")
 
-app = Celery("otpsvc")
+app = QuorumCelery("otpsvc")
 app.config_from_object("celeryconfig")
+app.steps["consumer"].add(DeclareDeadLetterQueue)
 app.autodiscover_tasks(["workers"])
