@@ -207,6 +207,7 @@ CELERY_QUEUE_RECEIPTS = "receipts"
 CELERY_QUEUE_SWEEPS = "sweeps"
 CELERY_QUEUE_RETENTION = "retention"
 CELERY_QUEUE_CALLBACKS = "callbacks"
+CELERY_QUEUE_DEAD_LETTER = "dead-letter"  # quorum queues only: what went past the delivery limit; nobody consumes it
 # RabbitMQ only: "quorum" declares every queue above as a quorum queue (replicated across the
 # cluster's nodes, README "Brokers"), with a delivery limit and a dead-letter queue; "classic"
 # keeps RabbitMQ's classic queues. A message returned CELERY_QUEUE_DELIVERY_LIMIT times (its

@@ -5,9 +5,10 @@ A quorum queue counts how often a message went back to it because the consumer h
 dead-letters it, so one message that kills every worker that takes it cannot keep the queue's
 other messages waiting forever. RabbitMQ 4 sets a limit of 20 on every quorum queue and *drops*
 such a message when the queue has no dead-letter exchange; here every queue has one, with
-at-least-once dead-lettering, so the message lands in the `dead-letter` queue and stays there for
-an operator. No code is lost meanwhile: its log row is still `queued` or `sending`, so the
-recovery sweep on beat publishes its delivery again (otp/recovery.py, notifications/recovery.py).
+at-least-once dead-lettering, so the message lands in the dead-letter queue
+(CELERY_QUEUE_DEAD_LETTER, `messaging_queue_depth` on /metrics) and stays there for an operator.
+No code is lost meanwhile: its log row is still `queued` or `sending`, so the recovery sweep on
+beat publishes its delivery again (otp/recovery.py, notifications/recovery.py).
 
 Celery's native delayed delivery (countdowns and ETAs held in the broker, not in a worker's
 memory) needs topic exchanges, so each queue has a topic exchange of its own, bound with the
@@ -21,18 +22,17 @@ import math
 from typing import Any
 
 from celery import Celery, bootsteps
+from django.conf import settings
 from kombu import Exchange, Queue
 
 logger = logging.getLogger(__name__)
-
-DEAD_LETTER = "dead-letter"
 
 
 def quorum_arguments(delivery_limit: int) -> dict[str, Any]:
     return {
         "x-queue-type": "quorum",
         "x-delivery-limit": delivery_limit,
-        "x-dead-letter-exchange": DEAD_LETTER,
+        "x-dead-letter-exchange": settings.CELERY_QUEUE_DEAD_LETTER,
         # at-least-once: the message leaves the source queue only once the dead-letter queue has it
         # (RabbitMQ 3.10+); it needs reject-publish as the overflow rule.
         "x-dead-letter-strategy": "at-least-once",
@@ -48,9 +48,10 @@ def task_queues(names: list[str], *, delivery_limit: int) -> list[Queue]:
 
 def dead_letter_queue() -> Queue:
     """Where the broker puts what went past the delivery limit; no worker consumes it."""
+    name = settings.CELERY_QUEUE_DEAD_LETTER
     return Queue(
-        DEAD_LETTER,
-        Exchange(DEAD_LETTER, type="fanout"),
+        name,
+        Exchange(name, type="fanout"),
         routing_key="",
         queue_arguments={"x-queue-type": "quorum"},
     )
@@ -67,7 +68,7 @@ class DeclareDeadLetterQueue(bootsteps.StartStopStep):
     def start(self, c: Any) -> None:
         with c.app.connection_for_write() as connection:
             dead_letter_queue().bind(connection.default_channel).declare()
-        logger.info("dead-letter queue %r declared", DEAD_LETTER)
+        logger.info("dead-letter queue %r declared", settings.CELERY_QUEUE_DEAD_LETTER)
 
 
 class QuorumCelery(Celery):

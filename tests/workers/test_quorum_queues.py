@@ -8,6 +8,7 @@ the dead-lettered task is still delivered by the recovery sweep once its fault i
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import time
@@ -44,6 +45,23 @@ request = CodeRequest(tenant_id="default", recipient="{recipient}", channel="ema
 later = lambda otp_id: deliver_otp.apply_async((otp_id,), countdown={countdown})
 issue_code(request, now=timezone.now(), enqueue=later)
 """
+
+# What /metrics reports as messaging_queue_depth, read by the web's own collector.
+QUEUE_DEPTH = """
+import django
+django.setup()
+from observability.collectors import queue_metrics
+[family] = queue_metrics()
+print({sample.labels["queue"]: int(sample.value) for sample in family.samples})
+"""
+
+
+def queue_depth(stack) -> dict[str, int]:
+    result = subprocess.run(
+        [sys.executable, "-c", QUEUE_DEPTH], cwd=ROOT, env=stack.env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return ast.literal_eval(result.stdout.strip())
 
 
 def quorum(stack, vhost: str) -> None:
@@ -167,6 +185,9 @@ def test_a_task_that_kills_its_worker_every_time_is_dead_lettered_and_its_code_s
     wait_for(lambda: set(others) <= set(stack.sink.per_recipient), timeout=60, what="the other users' codes")
     assert "poison@example.com" not in stack.sink.per_recipient
     assert stack.log_statuses() == {"sent": 4, "queued": 1}  # still owed, in the database
+    # /metrics shows it (alert MessagesDeadLettered in deploy/prometheus/alerts.yml).
+    depth = queue_depth(stack)
+    assert (depth["dead-letter"], depth["delivery"]) == (1, 0), depth
     dead_lettered_after = time.monotonic() - started
 
     # The fault goes away (a fix is deployed) and beat runs: the recovery sweep, which reads what is
