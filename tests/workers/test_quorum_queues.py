@@ -9,6 +9,7 @@ the dead-lettered task is still delivered by the recovery sweep once its fault i
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 import time
@@ -113,6 +114,38 @@ def test_every_queue_is_a_quorum_queue_and_a_countdown_waits_in_the_broker(chaos
     wait_for(lambda: delayed_messages(rabbitmq_vhost) == 0, timeout=30, what="the delayed queues empty")
     later = stack.sink.codes_by_recipient()["later@example.com"]
     assert stack.verify("later@example.com", later) == 200
+
+    # Under a second (a database retry's first wait is 0.5 s): sent as one second, not refused.
+    published = subprocess.run(
+        [sys.executable, "-c", PUBLISH_WITH_COUNTDOWN.format(recipient="soon@example.com", countdown=0.4)],
+        cwd=ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert published.returncode == 0, published.stderr
+    wait_for(lambda: "soon@example.com" in stack.sink.per_recipient, timeout=60, what="the code sent with 0.4 s")
+
+
+@pytest.mark.parametrize(
+    ("env", "refusal"),
+    [
+        ({"CELERY_QUEUE_TYPE": "quorum"}, "CELERY_QUEUE_TYPE=quorum needs RabbitMQ"),
+        ({"CELERY_QUEUE_TYPE": "lazy"}, "CELERY_QUEUE_TYPE must be classic or quorum"),
+        ({"CELERY_BROKER_URL": "amqp://h//", "CELERY_QUEUE_DELIVERY_LIMIT": "0"}, "DELIVERY_LIMIT must be at least 1"),
+    ],
+)
+def test_start_up_refuses_queue_settings_that_cannot_work(env, refusal):
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "otpsite.settings", "CELERY_BROKER_URL": "redis://h/0", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0 and refusal in result.stderr, result.stderr[-500:]
 
 
 def dead_lettered(vhost: str) -> list[dict]:
