@@ -134,7 +134,7 @@ def test_every_alert_rule_uses_exported_metrics(exported):
     text = (DEPLOY / "prometheus" / "alerts.yml").read_text()
     expressions = re.findall(r"expr: (?:\|\n)?((?:.+\n?)+?)\s+(?:for|labels):", text)
 
-    assert len(expressions) == 6
+    assert len(expressions) == 7
     for expression in expressions:
         assert names_in(expression) and names_in(expression) <= exported.names, expression
 
