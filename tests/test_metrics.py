@@ -252,4 +252,4 @@ def test_the_compose_prometheus_config_passes_promtool_with_its_rules(tmp_path):
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "6 rules found" in result.stdout + result.stderr
+    assert "7 rules found" in result.stdout + result.stderr
