@@ -34,12 +34,13 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/mypy .
 	$(BIN)/lint-imports --no-cache --no-logo
 	DJANGO_SETTINGS_MODULE=tests.settings DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres $(BIN)/python manage.py makemigrations --check --dry-run
-	POSTGRES_PASSWORD=check SECRET_KEY=check FLOWER_BASIC_AUTH=check:check $(BIN)/docker-compose -f docker-compose.yml config --quiet
+	POSTGRES_PASSWORD=check RABBITMQ_PASSWORD=check SECRET_KEY=check FLOWER_BASIC_AUTH=check:check $(BIN)/docker-compose -f docker-compose.yml config --quiet
 
 test: $(VENV)/.dev-installed services test-tools lint
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not soak"
 
-# Only the chaos tests (also part of `make test`), with each one's recovery time printed.
+# Only the chaos tests (also part of `make test`, but for the slow `soak` comparisons), with each
+# one's recovery time printed.
 chaos: $(VENV)/.dev-installed services
 	$(BIN)/pytest -m chaos -rA tests/workers
 

@@ -14,6 +14,7 @@ from kombu import Exchange, Queue
 
 django.setup()
 
+from otpsite import quorum  # noqa: E402
 from otpsite.beat import WhenOwed  # noqa: E402 - needs the settings set up above
 
 broker_url = settings.CELERY_BROKER_URL
@@ -41,16 +42,23 @@ worker_concurrency = settings.CELERY_WORKER_CONCURRENCY
 # without -Q consumes all five; docker-compose gives delivery a worker of its own.
 # Each queue has its own direct exchange and routing key: a bare Queue(name) would share the
 # default exchange and key, and on RabbitMQ a message routed to one queue would land in all four.
-task_queues = [
-    Queue(name, Exchange(name, type="direct"), routing_key=name)
-    for name in (
-        settings.CELERY_QUEUE_DELIVERY,
-        settings.CELERY_QUEUE_RECEIPTS,
-        settings.CELERY_QUEUE_SWEEPS,
-        settings.CELERY_QUEUE_RETENTION,
-        settings.CELERY_QUEUE_CALLBACKS,
-    )
+_queue_names = [
+    settings.CELERY_QUEUE_DELIVERY,
+    settings.CELERY_QUEUE_RECEIPTS,
+    settings.CELERY_QUEUE_SWEEPS,
+    settings.CELERY_QUEUE_RETENTION,
+    settings.CELERY_QUEUE_CALLBACKS,
 ]
+task_queues = [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in _queue_names]
+# RabbitMQ quorum queues (CELERY_QUEUE_TYPE=quorum, otpsite/quorum.py): a delivery limit and a
+# dead-letter queue, topic exchanges for native delayed delivery. Celery then turns off global QoS
+# (worker_detect_quorum_queues) and holds countdowns in the broker instead of a worker's memory.
+otpsvc_quorum_queues = settings.CELERY_QUEUE_TYPE == "quorum"
+if otpsvc_quorum_queues:
+    task_queues = quorum.task_queues(_queue_names, delivery_limit=settings.CELERY_QUEUE_DELIVERY_LIMIT)
+    task_default_queue_type = "quorum"
+    task_default_exchange_type = "topic"
+    worker_detect_quorum_queues = True
 task_default_queue = settings.CELERY_QUEUE_DELIVERY
 task_default_exchange = settings.CELERY_QUEUE_DELIVERY
 task_default_routing_key = settings.CELERY_QUEUE_DELIVERY
@@ -102,6 +110,7 @@ if broker_url.startswith("sentinel://"):
 if broker_url.startswith(("amqp://", "amqps://", "pyamqp://")):
     # RabbitMQ: the default queue is durable and messages persistent; a publish returns only once
     # the broker confirmed it, and a dead consumer's unacknowledged messages come back at once.
+    # Quorum queues need the confirm too (Celery 5.5+).
     broker_transport_options = {"confirm_publish": True}
 task_default_delivery_mode = "persistent"
 broker_connection_retry_on_startup = True

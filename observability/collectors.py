@@ -62,6 +62,11 @@ def queue_metrics() -> Iterator[GaugeMetricFamily]:
         for index, queue in enumerate(broker_queues()):
             step = len(PRIORITY_SUFFIXES)
             depth.add_metric([queue], sum(lengths[index * step : (index + 1) * step]))
+    elif settings.CELERY_BROKER_URL.startswith(("amqp://", "amqps://", "pyamqp://")):
+        from observability.amqp_depth import queue_depths
+
+        for queue, ready in queue_depths(broker_queues()):
+            depth.add_metric([queue], ready)
     yield depth
 
 

@@ -8,8 +8,9 @@ layer's tasks register in its AppConfig.ready, and the worker's own (workers/tas
 
 from __future__ import annotations
 
-from celery import Celery
+from otpsite.quorum import DeclareDeadLetterQueue, QuorumCelery
 
-app = Celery("otpsvc")
+app = QuorumCelery("otpsvc")
 app.config_from_object("celeryconfig")
+app.steps["consumer"].add(DeclareDeadLetterQueue)
 app.autodiscover_tasks(["workers"])

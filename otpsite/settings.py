@@ -106,6 +106,10 @@ if DATABASE_PREPARED_STATEMENTS:
     # psycopg prepares a statement once a connection ran it this many times (0: from the first
     # run). Only a server-side binding cursor (one_statement.cursor) prepares; Django's never do.
     DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 0
+# Django's QuerySet.iterator() would DECLARE a cursor WITH HOLD, which outlives its transaction:
+# behind PgBouncer in transaction mode the next statement may reach another server connection.
+# Nothing here needs a server-side cursor, so Django never opens one (README, "PgBouncer").
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -240,6 +244,19 @@ CELERY_QUEUE_RECEIPTS = "receipts"
 CELERY_QUEUE_SWEEPS = "sweeps"
 CELERY_QUEUE_RETENTION = "retention"
 CELERY_QUEUE_CALLBACKS = "callbacks"
+CELERY_QUEUE_DEAD_LETTER = "dead-letter"  # quorum queues only: what went past the delivery limit; nobody consumes it
+# RabbitMQ only: "quorum" declares every queue above as a quorum queue (replicated across the
+# cluster's nodes, README "Brokers"), with a delivery limit and a dead-letter queue; "classic"
+# keeps RabbitMQ's classic queues. A message returned CELERY_QUEUE_DELIVERY_LIMIT times (its
+# worker died each time it held it) goes to the dead-letter queue instead of round again.
+CELERY_QUEUE_TYPE = env.str("CELERY_QUEUE_TYPE", default="classic")
+if CELERY_QUEUE_TYPE not in ("classic", "quorum"):
+    raise ImproperlyConfigured("CELERY_QUEUE_TYPE must be classic or quorum.")
+if CELERY_QUEUE_TYPE == "quorum" and not CELERY_BROKER_URL.startswith(("amqp://", "amqps://", "pyamqp://")):
+    raise ImproperlyConfigured("CELERY_QUEUE_TYPE=quorum needs RabbitMQ as CELERY_BROKER_URL (amqp://...).")
+CELERY_QUEUE_DELIVERY_LIMIT = env.int("CELERY_QUEUE_DELIVERY_LIMIT", default=20)
+if CELERY_QUEUE_DELIVERY_LIMIT < 1:
+    raise ImproperlyConfigured("CELERY_QUEUE_DELIVERY_LIMIT must be at least 1.")
 # How long a worker's claim on a message stands before another worker may take it over.
 OTP_CLAIM_LEASE_SECONDS = env.int("OTP_CLAIM_LEASE_SECONDS", default=CELERY_TASK_TIME_LIMIT + 10)
 if OTP_CLAIM_LEASE_SECONDS <= CELERY_TASK_TIME_LIMIT:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Tools the tests drive that pip cannot install: Debian's chromium (the browser tests, through
 # Playwright), promtool from Debian's prometheus package (the alert rules), RabbitMQ (the broker
-# chaos test), and podman with runc and debootstrap (the compose stack test, tests/deploy/, which
-# builds its base images with debootstrap; Docker Compose itself comes from pip). Installs what is
+# chaos test), pgbouncer (tests/workers/test_pgbouncer.py), and podman with runc and debootstrap
+# (the compose stack test, tests/deploy/, which builds its base images with debootstrap; Docker
+# Compose itself comes from pip). Installs what is
 # missing when run as root, and starts RabbitMQ if it is installed but stopped; otherwise says what
 # to install. Those tests skip with the reason on a developer's machine, and fail under CI
 # (CI=true), where every tool must be present.
@@ -14,6 +15,7 @@ missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 [ -x /usr/sbin/rabbitmqctl ] || command -v rabbitmqctl >/dev/null 2>&1 || missing+=(rabbitmq-server)
+[ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null 2>&1 || missing+=(pgbouncer)
 for tool in podman runc debootstrap; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
 done
@@ -44,4 +46,4 @@ if ! rabbitmq_up && [ -x /usr/sbin/rabbitmq-server ] && [ "$(id -u)" -eq 0 ]; th
   /usr/sbin/rabbitmq-server -detached
   /usr/sbin/rabbitmqctl -q await_startup --timeout 120 || echo "RabbitMQ did not start; its test will say so." >&2
 fi
-echo "chromium, promtool, RabbitMQ, podman, runc and debootstrap are checked."
+echo "chromium, promtool, RabbitMQ, pgbouncer, podman, runc and debootstrap are checked."

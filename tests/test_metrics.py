@@ -134,7 +134,7 @@ def test_every_alert_rule_uses_exported_metrics(exported):
     text = (DEPLOY / "prometheus" / "alerts.yml").read_text()
     expressions = re.findall(r"expr: (?:\|\n)?((?:.+\n?)+?)\s+(?:for|labels):", text)
 
-    assert len(expressions) == 6
+    assert len(expressions) == 7
     for expression in expressions:
         assert names_in(expression) and names_in(expression) <= exported.names, expression
 
@@ -252,4 +252,4 @@ def test_the_compose_prometheus_config_passes_promtool_with_its_rules(tmp_path):
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "6 rules found" in result.stdout + result.stderr
+    assert "7 rules found" in result.stdout + result.stderr

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds, once per machine, the local images the compose test uses where docker-compose.yml names
 # registry images (no registry is reachable on the test machines): a Debian bookworm base made with
-# debootstrap from the mirror apt uses, and on it Python 3.11, PostgreSQL and Redis images. An
+# debootstrap from the mirror apt uses, and on it Python 3.11, PostgreSQL, Redis and RabbitMQ images. An
 # image already present is reused; FORCE=1 rebuilds them all.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/podman-env.sh"
@@ -43,4 +43,5 @@ build_base
 build_on_base localhost/otpsvc-test/python:3.11 python
 build_on_base localhost/otpsvc-test/postgres:15 postgres
 build_on_base localhost/otpsvc-test/redis:7 redis
+build_on_base localhost/otpsvc-test/rabbitmq:3 rabbitmq
 echo "local base images ready" >&2

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_DIR = ROOT / "deploy" / "compose"
 DOCKER_COMPOSE = Path(sys.executable).parent / "docker-compose"
-HEALTHCHECKED = ("postgres", "redis")
+HEALTHCHECKED = ("postgres", "redis", "rabbitmq")
 PODMAN_START_RACE = "/cgroup: no such process"
 T = TypeVar("T")
 
@@ -128,6 +128,7 @@ class ComposeStack:
             "OTPSVC_IMAGE": image_tag(),
             "SECRET_KEY": secrets.token_urlsafe(50),
             "POSTGRES_PASSWORD": self.postgres_password,
+            "RABBITMQ_PASSWORD": secrets.token_urlsafe(16),
             "FLOWER_BASIC_AUTH": self.flower_login,
             "METRICS_TOKEN": self.metrics_token,
             "WEB_PORT": str(self.web_port),

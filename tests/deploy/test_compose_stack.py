@@ -158,13 +158,22 @@ def test_the_recovery_sweep_on_beat_delivers_a_code_whose_task_was_lost(stack: C
     stack.compose("stop", "worker")
     sent = web(stack, SEND, method="POST", body={"email": "bob@example.com"})
     assert sent.status == 202, sent.body
-    # The queued delivery is lost, as with a Redis flushed before any worker took it.
-    assert stack.podman("exec", stack.container("redis"), "redis-cli", "DEL", "delivery").stdout.strip() == "1"
+    # The queued delivery is lost, as with a broker that restarted empty before any worker took it.
+    wait_for("the delivery in RabbitMQ", lambda: broker_queue(stack, "delivery") == 1 or None, timeout=60)
+    stack.podman("exec", stack.container("rabbitmq"), "rabbitmqctl", "-q", "purge_queue", "delivery")
+    wait_for("an empty delivery queue", lambda: broker_queue(stack, "delivery") == 0 or None, timeout=30)
     stack.compose("start", "worker")
     mailed_code(stack, "bob@example.com")
     # The sweep runs on the background worker (queue `sweeps`); the code goes out through the delivery worker.
     assert "event=otp.recovery republished=1" in stack.logs("worker-background")
     assert "Sending due task recover-undelivered-codes" in stack.logs("beat")
+
+
+def broker_queue(stack: ComposeStack, name: str) -> int:
+    """Messages in a RabbitMQ queue of the stack (ready and unacknowledged)."""
+    listed = stack.podman("exec", stack.container("rabbitmq"), "rabbitmqctl", "-q", "list_queues", "name", "messages")
+    counts = dict(line.split("\t") for line in listed.stdout.splitlines() if "\t" in line)
+    return int(counts.get(name, -1))
 
 
 def test_flower_answers_with_its_login_and_refuses_without_it(stack: ComposeStack) -> None:
