@@ -42,13 +42,7 @@ worker_concurrency = settings.CELERY_WORKER_CONCURRENCY
 # without -Q consumes all five; docker-compose gives delivery a worker of its own.
 # Each queue has its own direct exchange and routing key: a bare Queue(name) would share the
 # default exchange and key, and on RabbitMQ a message routed to one queue would land in all four.
-_queue_names = [
-    settings.CELERY_QUEUE_DELIVERY,
-    settings.CELERY_QUEUE_RECEIPTS,
-    settings.CELERY_QUEUE_SWEEPS,
-    settings.CELERY_QUEUE_RETENTION,
-    settings.CELERY_QUEUE_CALLBACKS,
-]
+_queue_names = list(settings.CELERY_QUEUES)
 task_queues = [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in _queue_names]
 # RabbitMQ quorum queues (CELERY_QUEUE_TYPE=quorum, otpsite/quorum.py): a delivery limit and a
 # dead-letter queue, topic exchanges for native delayed delivery. Celery then turns off global QoS

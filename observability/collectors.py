@@ -46,8 +46,7 @@ def breaker_metrics() -> Iterator[GaugeMetricFamily]:
 
 def broker_queues() -> tuple[str, ...]:
     """The queues the workers consume (celeryconfig.task_queues), delivery first."""
-    s = settings
-    return (s.CELERY_QUEUE_DELIVERY, s.CELERY_QUEUE_RECEIPTS, s.CELERY_QUEUE_SWEEPS, s.CELERY_QUEUE_RETENTION)
+    return tuple(settings.CELERY_QUEUES)
 
 
 def queue_metrics() -> Iterator[GaugeMetricFamily]:

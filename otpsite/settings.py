@@ -244,6 +244,14 @@ CELERY_QUEUE_RECEIPTS = "receipts"
 CELERY_QUEUE_SWEEPS = "sweeps"
 CELERY_QUEUE_RETENTION = "retention"
 CELERY_QUEUE_CALLBACKS = "callbacks"
+# Every queue a worker consumes, delivery first: celeryconfig declares them, /metrics reports them.
+CELERY_QUEUES = (
+    CELERY_QUEUE_DELIVERY,
+    CELERY_QUEUE_RECEIPTS,
+    CELERY_QUEUE_SWEEPS,
+    CELERY_QUEUE_RETENTION,
+    CELERY_QUEUE_CALLBACKS,
+)
 CELERY_QUEUE_DEAD_LETTER = "dead-letter"  # quorum queues only: what went past the delivery limit; nobody consumes it
 # RabbitMQ only: "quorum" declares every queue above as a quorum queue (replicated across the
 # cluster's nodes, README "Brokers"), with a delivery limit and a dead-letter queue; "classic"

@@ -168,6 +168,8 @@ def test_metrics_count_a_send_a_failover_and_a_verify_across_every_process(stack
     assert scrape.value("messaging_breaker_state", provider="sendgrid") == 0
     assert scrape.value("messaging_undelivered_messages", channel="email") == 0
     assert scrape.value("messaging_queue_depth", queue="delivery") == 0
+    reported = {sample.labels["queue"] for sample in scrape.samples if sample.name == "messaging_queue_depth"}
+    assert reported == {"delivery", "receipts", "sweeps", "retention", "callbacks"}  # every queue a worker consumes
     assert scrape.value("messaging_metrics_source_up") == 3
 
     # LOG_FORMAT=json: every line the service logs is one JSON object, recipients masked, no code.
