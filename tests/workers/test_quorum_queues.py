@@ -41,7 +41,7 @@ import django
 django.setup()
 from django.utils import timezone
 from otp.lifecycle import CodeRequest, issue_code
-from workers.tasks import deliver_otp
+from otp.tasks import deliver_otp
 request = CodeRequest(tenant_id="default", recipient="{recipient}", channel="email", purpose="login")
 later = lambda otp_id: deliver_otp.apply_async((otp_id,), countdown={countdown})
 issue_code(request, now=timezone.now(), enqueue=later)
