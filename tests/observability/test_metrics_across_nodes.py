@@ -18,7 +18,8 @@ from tests.conftest import ROOT
 
 DEPLOY = ROOT / "deploy"
 METRIC = re.compile(r"\b((?:otp|messaging)_[a-z0-9_]+)\b")
-AGGREGATION = re.compile(r"\b(sum|max|min|avg|count) by \(([^)]*)\)\s*$")
+# `max(x)` with no `by` aggregates over every label, the node's among them.
+AGGREGATION = re.compile(r"\b(sum|max|min|avg|count)(?: by \(([^)]*)\))?\s*$")
 SHARED_FIGURES = {
     "messaging_breaker_state",
     "messaging_queue_depth",
@@ -42,7 +43,8 @@ def innermost_aggregation(expression: str, index: int) -> tuple[str, list[str]] 
     for position in reversed(opened):
         match = AGGREGATION.search(expression[:position])
         if match:
-            return match.group(1), [label.strip() for label in match.group(2).split(",") if label.strip()]
+            labels = match.group(2) or ""
+            return match.group(1), [label.strip() for label in labels.split(",") if label.strip()]
     return None
 
 
@@ -91,6 +93,8 @@ def test_every_expression_adds_counters_over_nodes_and_takes_shared_figures_once
         ("rate(otp_sends_total[5m])", "not aggregated"),
         ("sum by (channel, instance) (rate(otp_sends_total[5m]))", "kept apart per node"),
         ("sum by (queue) (messaging_queue_depth)", "same on every web node"),
+        ("sum(messaging_queue_depth)", "same on every web node"),
+        ("max(rate(otp_sends_total[5m]))", "would not add the nodes up"),
         ("max by (channel) (increase(messaging_messages_total[15m]))", "would not add the nodes up"),
     ],
 )
