@@ -20,10 +20,18 @@ def _hash(key: str) -> str:
 
 def create_api_key(tenant: Tenant, *, name: str = "", kind: str = ApiKeyKind.LIVE) -> tuple[ApiKey, str]:
     """Return the stored key and the plaintext key; the plaintext is not kept anywhere."""
-    prefix = secrets.token_hex(6)
-    key = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
-    api_key = ApiKey.objects.create(tenant=tenant, name=name, prefix=prefix, key_hash=_hash(key), kind=kind)
+    api_key = ApiKey(tenant=tenant, name=name, kind=kind)
+    key = issue_key(api_key)
+    api_key.save()
     return api_key, key
+
+
+def issue_key(api_key: ApiKey) -> str:
+    """Give the unsaved `api_key` a new secret (its prefix and hash) and return the plaintext, once."""
+    api_key.prefix = secrets.token_hex(6)
+    key = f"{KEY_PREFIX}_{api_key.prefix}_{secrets.token_urlsafe(32)}"
+    api_key.key_hash = _hash(key)
+    return key
 
 
 def find_api_key(key: str) -> ApiKey | None:

@@ -81,3 +81,34 @@ class AccountContact(models.Model):
 
     class Meta:
         db_table = "account_contacts"
+
+
+class TenantRole(models.TextChoices):
+    # Signed the tenant up: everything a member may do in the console.
+    OWNER = "owner", "Owner"
+    # Makes and revokes API keys, edits templates and webhook endpoints.
+    ADMIN = "admin", "Admin"
+    # Reads messages, costs, keys, templates and endpoints; changes nothing.
+    VIEWER = "viewer", "Viewer"
+
+
+class TenantMember(models.Model):
+    """A user of a tenant's staff: they sign in to the tenant console (/console/) and see only its rows.
+
+    One tenant per user, so the console never has to ask which tenant a page is about.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="members")
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tenant_membership")
+    role = models.CharField(max_length=8, choices=TenantRole.choices, default=TenantRole.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "tenant_members"
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role} of {self.tenant.slug})"
+
+    @property
+    def may_write(self) -> bool:
+        return self.role in (TenantRole.OWNER, TenantRole.ADMIN)

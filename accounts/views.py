@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import AccountContact, Tenant
+from accounts.models import AccountContact, Tenant, TenantMember, TenantRole
 from accounts.names import refuse_invisible_characters
 from accounts.redemption import spend_token
 from otp.api import RecipientSerializer
@@ -123,7 +123,9 @@ def create_account(contact: str, organisation_name: str, claims: dict[str, Any])
             user.set_unusable_password()
             user.save()
             AccountContact.objects.create(canonical=canonical, user=user)
-            return Tenant.objects.create(slug=unique_slug(organisation_name), name=organisation_name, owner=user)
+            tenant = Tenant.objects.create(slug=unique_slug(organisation_name), name=organisation_name, owner=user)
+            TenantMember.objects.create(tenant=tenant, user=user, role=TenantRole.OWNER)
+            return tenant
     except IntegrityError as err:
         raise AlreadyExists from err
 

@@ -104,6 +104,9 @@ class CommunicationLog(models.Model):
     error_message = models.TextField(blank=True)
     # user_id and tenant_id of whoever asked for it; never any message content.
     metadata = models.JSONField(default=dict, blank=True)
+    # The slug of the tenant it was sent for (metadata["tenant_id"] as a column): the tenant console
+    # lists a tenant's rows by it. A slug, not a key: messaging knows no tenants. "" for none.
+    tenant_id = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     # sending: when a worker claimed it; a claim older than OTP_CLAIM_LEASE_SECONDS may be taken over.
     # queued: when its delivery was last published or is next due (otp/recovery.py); null = at created_at.
@@ -121,6 +124,7 @@ class CommunicationLog(models.Model):
             models.Index(fields=["provider_message_id"]),
             models.Index(fields=["status", "created_at"]),
             models.Index(fields=["recipient"]),
+            models.Index(fields=["tenant_id", "-created_at"], name="log_tenant_newest"),
         ]
 
     def __str__(self) -> str:

@@ -104,6 +104,7 @@ class UnifiedMessagingService:
             status=MessageStatus.SENDING,
             claimed_at=timezone.now(),
             metadata=meta,
+            tenant_id=str(meta.get("tenant_id", ""))[:64],
         )
         outcome = self.deliver(log, message)
         if outcome.retryable:

@@ -51,6 +51,7 @@ def accept_message(request: MessageRequest, *, api_key: ApiKey, publish: Callabl
                 "kind": MESSAGE_KIND,
                 **({"test": True} if is_test_key(api_key) else {}),
             },
+            tenant_id=tenant.slug,
         )
         message = Message.objects.create(
             log=log,

@@ -61,6 +61,7 @@ class CallbackEndpointAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         # The notice an operator sees: every endpoint that was given up on, and why.
-        for endpoint in CallbackEndpoint.objects.filter(enabled=False, disabled_at__isnull=False):
+        # Through get_queryset, so that the tenant console's subclass warns of its own endpoints only.
+        for endpoint in self.get_queryset(request).filter(enabled=False, disabled_at__isnull=False):
             messages.warning(request, f"Disabled: {endpoint} ({endpoint.disabled_reason})")
         return super().changelist_view(request, extra_context)

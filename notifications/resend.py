@@ -35,6 +35,7 @@ def resend_through_next_provider(log_id: int, *, reason: str, now: datetime) -> 
         status=MessageStatus.SENDING,
         claimed_at=now,
         metadata={**first.metadata, "resend_of": str(first.message_id), "resend_reason": reason[:200]},
+        tenant_id=first.tenant_id,
     )
     Message.objects.filter(pk=message.pk).update(resend_log=log)
     message.resend_log = log

@@ -57,6 +57,7 @@ def _new_rows(request: CodeRequest, now: datetime) -> tuple[CommunicationLog, On
         purpose=request.purpose,
         status=MessageStatus.QUEUED,
         metadata={"tenant_id": request.tenant_id, "kind": "otp", **_optional_metadata(request)},
+        tenant_id=request.tenant_id,
     )
     otp = OneTimeCode(
         tenant_id=request.tenant_id,

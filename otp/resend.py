@@ -96,6 +96,7 @@ def claim_resend(log_id: int, *, reason: str, now: datetime) -> ClaimedResend | 
         status=MessageStatus.SENDING,
         claimed_at=now,
         metadata={**first.metadata, RESEND_OF: str(first.message_id), "resend_reason": reason[:200]},
+        tenant_id=first.tenant_id,
     )
     return ClaimedResend(otp=otp, log=log, providers=providers)
 

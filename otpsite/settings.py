@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "notifications.apps.NotificationsConfig",
     "otpsite.idempotency.apps.IdempotencyConfig",
     "observability.apps.ObservabilityConfig",
+    "web.console.apps.ConsoleConfig",
 ]
 
 MIDDLEWARE = [

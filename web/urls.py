@@ -22,6 +22,7 @@ from otp.page_urls import LandingPage
 from otp.schema import SchemaView
 from otpsite.admin_login import ThrottledAdminLoginForm
 from otpsite.json_errors import json_not_found
+from web.console.admin import console_site
 
 admin.site.login_form = ThrottledAdminLoginForm
 
@@ -43,6 +44,8 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path(f"{settings.ADMIN_URL}dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
     path(settings.ADMIN_URL, admin.site.urls),
+    # The tenant console: a tenant's staff see their own messages, costs, keys, templates and endpoints.
+    path("console/", console_site.urls),
     # Anything else under the API and health paths: a JSON 404 (naming the path a slash away, if any).
     re_path(r"^(?:api|health|\.well-known)(?:/.*)?$", json_not_found),
 ]

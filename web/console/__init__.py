@@ -1,0 +1,1 @@
+"""The tenant console (/console/): a second admin site where a tenant's staff see only their own rows."""
