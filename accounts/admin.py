@@ -1,10 +1,10 @@
-"""Operators see tenants and their keys; a key's secret is never shown (only its prefix)."""
+"""Operators see tenants, their members and their keys; a key's secret is never shown (only its prefix)."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 
-from accounts.models import ApiKey, Tenant
+from accounts.models import ApiKey, Tenant, TenantMember
 
 
 class ApiKeyInline(admin.TabularInline):
@@ -18,9 +18,19 @@ class ApiKeyInline(admin.TabularInline):
         return False  # keys are made by `manage.py create_api_key`, which shows the secret once
 
 
+class TenantMemberInline(admin.TabularInline):
+    """Who may sign in to the tenant console (/console/) for this tenant, and with which role."""
+
+    model = TenantMember
+    extra = 0
+    fields = ("user", "role", "created_at")
+    readonly_fields = ("created_at",)
+    raw_id_fields = ("user",)
+
+
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
     list_display = ("slug", "name", "owner", "created_at")
     search_fields = ("slug", "name", "owner__username")
     readonly_fields = ("created_at",)
-    inlines = [ApiKeyInline]
+    inlines = [TenantMemberInline, ApiKeyInline]

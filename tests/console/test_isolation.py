@@ -143,7 +143,14 @@ def test_an_api_key_added_with_another_tenant_posted_is_the_members_own(acme, gl
 
 
 def test_a_template_added_for_another_tenant_is_the_members_own(acme, globex):
-    body = {"tenant": "globex", "name": "receipt", "channel": "sms", "locale": "en", "body": "Paid", "preview_values": "{}"}
+    body = {
+        "tenant": "globex",
+        "name": "receipt",
+        "channel": "sms",
+        "locale": "en",
+        "body": "Paid",
+        "preview_values": "{}",
+    }
 
     acme.client().post("/console/templating/messagetemplate/add/", body)
 

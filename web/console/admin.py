@@ -69,7 +69,8 @@ class ConsoleLogAdmin(TenantScopedMixin, CommunicationLogAdmin):
 class ConsoleMessageAdmin(TenantScopedMixin, MessageAdmin):
     """The messages the tenant's backend asked for through the API, with what they cost."""
 
-    list_display = ("created_at", "channel", "recipient", "reference", "template", "status", "cost")
+    def get_list_display(self, request: HttpRequest) -> tuple[str, ...]:
+        return ("created_at", "channel", "recipient", "reference", "template", "status", "cost")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
         return super().get_queryset(request).select_related("log", "resend_log")
@@ -89,7 +90,6 @@ class ConsoleEndpointAdmin(TenantScopedMixin, CallbackEndpointAdmin):
     """The tenant's webhook endpoints: members who may write switch them on and off."""
 
     tenant_may = frozenset({"change"})
-    list_display = ("url", "enabled", "disabled_at", "disabled_reason", "created_at")
     ordering = ("-created_at",)
 
 
@@ -100,7 +100,6 @@ class ConsoleCallbackAttemptInline(MemberInlineMixin, CallbackAttemptInline):
 class ConsoleDeliveryAdmin(TenantScopedMixin, CallbackDeliveryAdmin):
     tenant_field = "endpoint__tenant"
     inlines = [ConsoleCallbackAttemptInline]
-    search_fields = ("=webhook_id", "endpoint__url")
     actions: list[Any] = []  # replays stay with platform staff
 
 
@@ -109,7 +108,6 @@ class ConsoleTemplateAdmin(TenantScopedMixin, MessageTemplateAdmin):
 
     tenant_may = frozenset({"add", "change"})
     exclude = ("tenant",)
-    list_display = ("name", "channel", "locale", "version", "created_at")
 
 
 console_site.register(CommunicationLog, ConsoleLogAdmin)

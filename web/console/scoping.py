@@ -10,7 +10,8 @@ log rows, "tenant" on templates). From it the mixin scopes every way the admin r
 - `save_model`, which writes the member's tenant into a direct tenant field whatever was posted;
 - choices of every foreign key on its forms: the member's tenant, or the rows the console's admin
   of the target model shows, or none for a model the console does not know;
-- list filters: the tenant's own filter is dropped, other relations list only related rows in use;
+- list columns, search fields and filters: the tenant's own are dropped (every row has the same),
+  other relation filters list only the related rows in use;
 - `has_*_permission`: members view; `tenant_may` names what writers (owner, admin) may also do;
   an object of another tenant is refused even if a view forgot to use `get_queryset`.
 """
@@ -105,7 +106,7 @@ class TenantScopedMixin:
         """The rows of `related` a member may pick: their tenant, what its console admin shows, or none."""
         tenant = tenant_of_request(request)
         if related is Tenant:
-            return Tenant.objects.filter(pk=tenant.pk if tenant else None)
+            return Tenant.objects.filter(pk=tenant.pk) if tenant is not None else Tenant.objects.none()
         related_admin = self.admin_site._registry.get(related)
         if isinstance(related_admin, TenantScopedMixin):
             return related_admin.get_queryset(request)
@@ -118,6 +119,16 @@ class TenantScopedMixin:
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         kwargs["queryset"] = self.related_choices(db_field.related_model, request)
         return super().formfield_for_manytomany(db_field, request, **kwargs)  # type: ignore[misc]
+
+    def get_list_display(self, request: HttpRequest) -> tuple[Any, ...]:
+        """The platform admin's columns but the tenant's own, which would say the same on every row."""
+        columns = super().get_list_display(request)  # type: ignore[misc]
+        return tuple(column for column in columns if column != self.tenant_field)
+
+    def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
+        fields = super().get_search_fields(request)  # type: ignore[misc]
+        path = self.tenant_field
+        return tuple(f for f in fields if not (f.lstrip("^=@") == path or f.lstrip("^=@").startswith(f"{path}__")))
 
     def get_list_filter(self, request: HttpRequest) -> list[Any]:
         kept: list[Any] = []

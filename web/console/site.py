@@ -20,6 +20,9 @@ from django.views.decorators.cache import never_cache
 
 from web.console.scoping import member
 
+# Names a tenant reads on the console's index, where two models are both called "messages".
+INDEX_NAMES = {"notifications.message": "API messages", "accounts.apikey": "API keys"}
+
 
 class ConsoleSite(admin.AdminSite):
     site_header = "Your messages"
@@ -39,6 +42,13 @@ class ConsoleSite(admin.AdminSite):
         context["console_tenant"] = found.tenant if found else None
         context["console_role"] = found.get_role_display() if found else ""
         return context
+
+    def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[dict[str, Any]]:
+        apps = super().get_app_list(request, app_label)
+        for app in apps:
+            for model in app["models"]:
+                model["name"] = INDEX_NAMES.get(f"{app['app_label']}.{model['object_name'].lower()}", model["name"])
+        return apps
 
     @method_decorator(never_cache)
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
