@@ -144,3 +144,18 @@ def test_signing_up_makes_the_user_the_tenants_owner():
 
 def test_member_rows(acme: TenantRows):
     assert str(TenantMember.objects.get(user=acme.user)) == "owner@acme.example (owner of acme)"
+
+
+def test_provider_error_texts_reach_the_tenant_without_credentials(acme):
+    sid, sendgrid_key = "AC" + "0123456789abcdef" * 2, "SG.abcdefghijkl.mnopqrstuvwx"
+    CommunicationLog.objects.filter(pk=acme.log.pk).update(error_message=f"Twilio 401 for account {sid}")
+    acme.log.attempts.create(provider="sendgrid", outcome="provider_fault", error=f"401: key {sendgrid_key} refused")
+    client = acme.client()
+
+    detail = client.get(f"/console/messaging/communicationlog/{acme.log.pk}/change/").content.decode()
+    listed = client.get("/console/messaging/communicationlog/").content.decode()
+
+    for page in (detail, listed):
+        assert sid not in page and sendgrid_key not in page
+        assert "Twilio 401 for account AC[redacted]" in page
+    assert "401: key [redacted] refused" in detail

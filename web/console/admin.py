@@ -15,15 +15,17 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.text import Truncator
 
 from accounts.models import ApiKey
 from messaging.admin import CommunicationLogAdmin, DeliveryAttemptInline, DeliveryReceiptInline
-from messaging.models import CommunicationLog
+from messaging.models import CommunicationLog, DeliveryAttempt
 from messaging.pricing import with_currency
 from messaging.templating.admin import MessageTemplateAdmin
 from messaging.templating.models import MessageTemplate
 from notifications.admin import CallbackAttemptInline, CallbackDeliveryAdmin, CallbackEndpointAdmin, MessageAdmin
 from notifications.models import CallbackDelivery, CallbackEndpoint, Message
+from otpsite.redaction import redact_credentials
 from web.console.keys_admin import ConsoleApiKeyAdmin
 from web.console.scoping import MemberInlineMixin, TenantScopedMixin
 from web.console.site import console_site
@@ -31,8 +33,25 @@ from web.console.site import console_site
 CSV_COLUMNS = ("created_at", "message_id", "channel", "recipient", "status", "provider_used", "cost")
 
 
+def without_credentials(text: str) -> str:
+    """A provider's error text as a tenant reads it: credential values and credential-shaped parts redacted."""
+    return redact_credentials(text) or "-"
+
+
+def error_text_instead(fields: Any) -> tuple[str, ...]:
+    return tuple("error_text" if name in ("error", "error_message") else name for name in fields)
+
+
 class ConsoleAttemptInline(MemberInlineMixin, DeliveryAttemptInline):
-    pass
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return error_text_instead(super().get_fields(request, obj))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return error_text_instead(super().get_readonly_fields(request, obj))
+
+    @admin.display(description="error")
+    def error_text(self, attempt: DeliveryAttempt) -> str:
+        return without_credentials(attempt.error)
 
 
 class ConsoleReceiptInline(MemberInlineMixin, DeliveryReceiptInline):
@@ -46,6 +65,20 @@ class ConsoleLogAdmin(TenantScopedMixin, CommunicationLogAdmin):
     inlines = [ConsoleAttemptInline, ConsoleReceiptInline]
     change_list_template = "console/messages_change_list.html"
     actions = ["export_csv"]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return error_text_instead(super().get_fields(request, obj))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return error_text_instead(super().get_readonly_fields(request, obj))
+
+    @admin.display(description="error")
+    def error_text(self, log: CommunicationLog) -> str:
+        return without_credentials(log.error_message)
+
+    @admin.display(description="error")
+    def short_error(self, log: CommunicationLog) -> str:
+        return Truncator(without_credentials(log.error_message)).chars(60)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         start = timezone.localtime().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
