@@ -170,3 +170,36 @@ def test_a_key_of_one_tenant_cannot_read_anothers_message_by_api(acme, globex):
     assert theirs.status_code == 404
     assert ours.status_code == 200
     assert [m["id"] for m in listed["results"]] == [str(acme.log.message_id)]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_an_admin_refuses_another_tenants_object_even_when_handed_it(name, acme, globex):
+    from django.apps import apps
+    from django.test import RequestFactory
+
+    from web.console.admin import console_site
+
+    app, model, attr, _ = MODELS[name]
+    request = RequestFactory().get("/console/")
+    request.user = acme.user
+    model_admin = console_site._registry[apps.get_model(app, model)]
+
+    assert model_admin.has_view_permission(request, getattr(acme, attr))
+    assert not model_admin.has_view_permission(request, getattr(globex, attr))
+    assert not model_admin.has_change_permission(request, getattr(globex, attr))
+
+
+@pytest.mark.parametrize(
+    ("path", "attr"),
+    [("/api/v1/templates/{}", "template"), ("/api/v1/callbacks/{}", "endpoint")],
+    ids=["templates", "callbacks"],
+)
+def test_a_key_of_one_tenant_cannot_read_anothers_templates_or_endpoints_by_api(path, attr, acme, globex):
+    from django.test import Client
+
+    headers = {"HTTP_AUTHORIZATION": f"Api-Key {acme.key}"}
+
+    theirs = Client().get(path.format(getattr(globex, attr).uid), **headers)
+    ours = Client().get(path.format(getattr(acme, attr).uid), **headers)
+
+    assert (theirs.status_code, ours.status_code) == (404, 200)

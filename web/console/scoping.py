@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -92,12 +93,12 @@ class TenantScopedMixin:
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         tenant = tenant_of_request(request)
         if tenant is None:
-            raise PermissionError("not a tenant member")
+            raise PermissionDenied("not a tenant member")
         if "__" not in self.tenant_field:
             field = obj._meta.get_field(self.tenant_field)
             setattr(obj, field.attname, tenant.pk if is_tenant_key(field) else tenant.slug)
         if not self.belongs(obj, request):  # a nested path: the form's choices were scoped already
-            raise PermissionError("a row of another tenant")
+            raise PermissionDenied("a row of another tenant")
         super().save_model(request, obj, form, change)  # type: ignore[misc]
 
     # --- forms and filters ------------------------------------------------------------------------
