@@ -159,3 +159,18 @@ def test_provider_error_texts_reach_the_tenant_without_credentials(acme):
         assert sid not in page and sendgrid_key not in page
         assert "Twilio 401 for account AC[redacted]" in page
     assert "401: key [redacted] refused" in detail
+
+
+def test_a_message_shows_its_attempts_and_receipts(acme):
+    page = acme.client().get(f"/console/messaging/communicationlog/{acme.log.pk}/change/").content.decode()
+
+    assert "Delivery attempts" in page and "ses:acme" not in page  # the receipt's own key stays internal
+    assert "Delivery receipts" in page and "Delivered" in page
+
+
+def test_an_owner_switches_their_endpoint_off(acme):
+    from notifications.models import CallbackEndpoint
+
+    acme.client().post(f"/console/notifications/callbackendpoint/{acme.endpoint.pk}/change/", {"enabled": ""})
+
+    assert not CallbackEndpoint.objects.get(pk=acme.endpoint.pk).enabled
