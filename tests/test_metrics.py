@@ -160,6 +160,7 @@ def test_the_alert_rules_cover_the_four_conditions_operators_asked_for():
     for alert in ("MessagingBreakerOpen", "MessagingDeliverySuccessLow", "OtpOldestUndeliveredCode"):
         assert f"alert: {alert}" in rules
     assert "alert: MessagingProviderDailyQuota80" in rules and ">= 0.8" in rules
+    assert "alert: MessagingTenantBudget80" in rules
 
 
 def test_the_compose_file_offers_prometheus_and_grafana_under_a_profile():
@@ -252,4 +253,4 @@ def test_the_compose_prometheus_config_passes_promtool_with_its_rules(tmp_path):
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "7 rules found" in result.stdout + result.stderr
+    assert "8 rules found" in result.stdout + result.stderr
