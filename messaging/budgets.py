@@ -69,9 +69,9 @@ def month_of(now: datetime) -> date:
 def recorded_cost(tenant: str, *, now: datetime) -> Decimal:
     """What the tenant's sent messages cost in the UTC month holding `now`, from the logs."""
     start, end = pricing.month_bounds(now)
-    total = CommunicationLog.objects.filter(
-        metadata__tenant_id=tenant, sent_at__gte=start, sent_at__lt=end
-    ).aggregate(total=Sum("cost"))["total"]
+    total = CommunicationLog.objects.filter(metadata__tenant_id=tenant, sent_at__gte=start, sent_at__lt=end).aggregate(
+        total=Sum("cost")
+    )["total"]
     return total or Decimal("0")
 
 
@@ -162,7 +162,7 @@ class Walk:
     def __init__(self, log: CommunicationLog, chain: Sequence[type[Provider]]) -> None:
         self.log, self.chain = log, list(chain)
         self.refused = ""  # the budget error, once the budget refused a call
-        self._budget: TenantBudget | None | bool = False  # False: not read yet
+        self._budget: TenantBudget | bool | None = False  # False: not read yet
         self._held: Reservation | None = None
 
     def __iter__(self) -> Iterator[type[Provider]]:
@@ -206,13 +206,12 @@ class Usage:
 
 def usage(*, now: datetime, limit: int | None = None) -> list[Usage]:
     """This month's use of every capped tenant (or the `limit` nearest their cap), fullest first."""
-    caps = dict(TenantBudget.objects.filter(monthly_cap_usd__isnull=False).values_list("tenant", "monthly_cap_usd"))
-    spends = {
-        row.tenant: row for row in TenantSpend.objects.filter(month=month_of(now), tenant__in=list(caps))
-    }  # fmt: skip
+    capped = TenantBudget.objects.filter(monthly_cap_usd__isnull=False)
+    caps: dict[str, Decimal] = {budget.tenant: budget.monthly_cap_usd or Decimal("0") for budget in capped}
+    spends = {row.tenant: row for row in TenantSpend.objects.filter(month=month_of(now), tenant__in=list(caps))}
+    none = TenantSpend(spent_usd=Decimal("0"))
     found = [
-        Usage(tenant, spends[tenant].spent_usd if tenant in spends else Decimal("0"), cap,
-              tenant in spends and spends[tenant].warned_at is not None)  # fmt: skip
+        Usage(tenant, spends.get(tenant, none).spent_usd, cap, spends.get(tenant, none).warned_at is not None)
         for tenant, cap in caps.items()
     ]
     found.sort(key=lambda use: (-use.ratio, use.tenant))

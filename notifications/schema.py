@@ -9,7 +9,15 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
 from messaging.models import AttemptOutcome, Channel, MessageStatus, ReceiptEvent
-from otp.schema import BUDGET_SPENT_RESPONSE, DETAIL, FIELD_ERRORS, NO_STORE, RETRY_AFTER, TooManySerializer, body_responses
+from otp.schema import (
+    BUDGET_SPENT_RESPONSE,
+    DETAIL,
+    FIELD_ERRORS,
+    NO_STORE,
+    RETRY_AFTER,
+    TooManySerializer,
+    body_responses,
+)
 
 
 class CostSerializer(serializers.Serializer):

@@ -58,7 +58,9 @@ def test_the_call_that_would_pass_the_cap_is_not_made_and_the_message_fails_for_
     assert [r["status"] for r in results] == ["sent", "sent", "failed"]
     assert len(twilio_only.messages) == 2
     refused = CommunicationLog.objects.get(message_id=results[2]["message_id"])
-    assert refused.error_message == "budget: the tenant's monthly spending cap of 0.02 USD leaves no room for this message"
+    assert refused.error_message == (
+        "budget: the tenant's monthly spending cap of 0.02 USD leaves no room for this message"
+    )
     assert list(refused.attempts.values_list("provider", "outcome")) == [("twilio", AttemptOutcome.SKIPPED_BUDGET)]
     assert spent() == 2 * TWILIO_PRICE
     # Nobody's fault but the cap: the breaker counts nothing.
@@ -202,9 +204,7 @@ def test_a_test_key_is_not_refused_at_the_cap(twilio_only):
     assert acme_test.send(SMS).status_code == 202
 
 
-def test_a_tenant_that_chose_the_cheaper_chain_keeps_sending_through_it_while_it_fits(
-    twilio_only, aws, settings
-):
+def test_a_tenant_that_chose_the_cheaper_chain_keeps_sending_through_it_while_it_fits(twilio_only, aws, settings):
     settings.MESSAGING_BUDGET_PROVIDERS = {"email": [], "sms": ["sns"]}  # SNS: its free tier costs nothing
     acme = tenant_client("acme")
     cap("acme", "0.01", AtCap.CHEAPER)

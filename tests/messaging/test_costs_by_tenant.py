@@ -74,4 +74,5 @@ def test_the_tenant_option_keeps_one_tenants_messages(design_month):
         "2025-10  with-aws         sms      sns            20,000      $122.55",
         "2025-10  with-aws         total                   40,000      $122.55  of $150.00 cap (82%)",
     ]
-    assert run("--tenant", "other")[-1] == "2025-11  other            total                        1        $0.01  (no cap)"
+    other = run("--tenant", "other")
+    assert other[-1] == "2025-11  other            total                        1        $0.01  (no cap)"
