@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from messaging.budget_models import TenantBudget
 from messaging.service import UnifiedMessagingService
 from otp.lifecycle import CodeRequest, issue_code
 from otp.models import OneTimeCode
@@ -67,6 +68,7 @@ def exported(client, metrics_token, settings, smtp_sink, closed_port_url, django
     settings.SENDGRID_API_KEY, settings.SENDGRID_API_HOST = "SG.test-key", closed_port_url
     settings.BREAKER_FAILURE_THRESHOLD = 1
     settings.MESSAGING_PRICES = {**settings.MESSAGING_PRICES, "smtp": {"per_message": 0, "daily_quota": 500}}
+    TenantBudget.objects.create(tenant="acme", monthly_cap_usd=10)  # a capped tenant's budget ratio
     UnifiedMessagingService().send_email("ops@example.com", "Your code", "<p>x</p>", "x")
     body = {"email": "ops@example.com", "purpose": "signup"}
     for _ in range(2):  # the second is refused: the resend cooldown
@@ -134,7 +136,7 @@ def test_every_alert_rule_uses_exported_metrics(exported):
     text = (DEPLOY / "prometheus" / "alerts.yml").read_text()
     expressions = re.findall(r"expr: (?:\|\n)?((?:.+\n?)+?)\s+(?:for|labels):", text)
 
-    assert len(expressions) == 7
+    assert len(expressions) == 8
     for expression in expressions:
         assert names_in(expression) and names_in(expression) <= exported.names, expression
 
