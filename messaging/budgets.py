@@ -88,7 +88,8 @@ def spend_row(tenant: str, *, now: datetime) -> TenantSpend:
 
 RESERVE_SQL = (
     "UPDATE messaging_tenant_spend SET spent_usd = spent_usd + %s "
-    "WHERE tenant = %s AND month = %s AND spent_usd + %s <= %s RETURNING spent_usd, warned_at IS NULL"
+    "WHERE tenant = %s AND month = %s AND spent_usd + CAST(%s AS NUMERIC) <= CAST(%s AS NUMERIC) "
+    "RETURNING spent_usd, warned_at IS NULL"
 )
 
 
@@ -110,7 +111,8 @@ def _reserve_row(price: Decimal, *, tenant: str, month: date, cap: Decimal) -> t
     """The one statement that reserves: (spent now, not yet warned), or None (no room, or no row)."""
     with connection.cursor() as cursor:
         cursor.execute(RESERVE_SQL, [price, tenant, month, price, cap])
-        return cursor.fetchone()
+        row = cursor.fetchone()
+    return None if row is None else (Decimal(str(row[0])), bool(row[1]))  # SQLite (make run) gives floats
 
 
 def reserve(budget: TenantBudget, price: Decimal, *, now: datetime) -> Reservation:
@@ -125,7 +127,7 @@ def reserve(budget: TenantBudget, price: Decimal, *, now: datetime) -> Reservati
         row = _reserve_row(price, tenant=tenant, month=month, cap=cap)
     if row is None:
         TenantSpend.objects.filter(tenant=tenant, month=month).update(refused_at_cap=cap)
-        log_event(logger, "messaging.budget_refused", level=logging.WARNING, tenant=tenant, cap_usd=str(cap))
+        log_event(logger, "messaging.budget_refused", tenant=tenant, cap_usd=str(cap))
         raise OverBudget(BUDGET_ERROR.format(cap=cap))
     spent, not_warned = row
     if not_warned and spent >= cap * Decimal(str(settings.MESSAGING_BUDGET_WARNING_RATIO)):

@@ -178,10 +178,7 @@ class UnifiedMessagingService:
         self, provider_class: type[Provider], message: Message, redact: Sequence[str], walk: budgets.Walk
     ) -> tuple[str, Decimal]:
         """Guard and make one provider call. Returns (provider message id, cost); raises _AttemptFailed.
-
-        The price is reserved under the tenant's budget before the call (`walk`, which the caller
-        tells to give it back when this raises).
-        """
+        Its price is first reserved under the tenant's budget (`walk`; released by the caller on a raise)."""
         name = provider_class.name
         if not provider_class.is_configured():
             raise _AttemptFailed(_Failure(AttemptOutcome.SKIPPED_NOT_CONFIGURED, "not configured"))
