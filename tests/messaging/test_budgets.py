@@ -236,3 +236,20 @@ def test_the_admin_shows_this_months_use_and_a_banner_at_80_percent(admin_client
     assert "Tenant acme has spent 8.50 of its 10.00 USD monthly cap (85%)." in page
     assert "globex has spent" not in page
     assert "8.50" in page and "85%" in page
+
+
+def test_the_platform_dashboard_names_the_tenants_near_their_cap(admin_client):
+    cap("acme", "10")
+    cap("globex", "10")
+    cap("initech", "10")
+    month = budgets.month_of(datetime.now(UTC))
+    TenantSpend.objects.create(tenant="acme", month=month, spent_usd=Decimal("10"))
+    TenantSpend.objects.create(tenant="globex", month=month, spent_usd=Decimal("8"))
+    TenantSpend.objects.create(tenant="initech", month=month, spent_usd=Decimal("7.99"))
+
+    page = admin_client.get("/admin/dashboard/").content.decode()
+
+    assert (
+        "Near or at their monthly cap: acme (10.00 of 10.00 USD, new sends refused), globex (8.00 of 10.00 USD)."
+    ) in page
+    assert "initech" not in page
