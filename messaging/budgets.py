@@ -32,6 +32,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.db.models import F, Sum
 from django.utils import timezone
@@ -152,6 +153,22 @@ def cheaper_chain(channel: Channel) -> list[type[Provider]]:
         registry.chain_names(channel), key=lambda name: pricing.price_of(name).per_message
     )
     return [registry.provider_class(name) for name in names]
+
+
+CHEAPER_CHAIN_VARIABLES = {
+    Channel.EMAIL: "MESSAGING_BUDGET_EMAIL_PROVIDERS",
+    Channel.SMS: "MESSAGING_BUDGET_SMS_PROVIDERS",
+}
+
+
+def validate_cheaper_chains() -> None:
+    """At start-up: raise ImproperlyConfigured, naming the variable, for an unknown provider or one
+    of the other channel in a cheaper chain."""
+    known = registry.entries()
+    for channel, variable in CHEAPER_CHAIN_VARIABLES.items():
+        for name in settings.MESSAGING_BUDGET_PROVIDERS.get(str(channel)) or []:
+            if name not in known or registry.provider_class(name).channel != channel:
+                raise ImproperlyConfigured(f"{variable} names {name!r}, which is not a {channel} provider")
 
 
 class Walk:

@@ -13,14 +13,17 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.utils import timezone
 
 from messaging import budgets
 from messaging.breaker import breaker_for
+from messaging.breaker_store import RedisStore
 from messaging.budget_models import AtCap, TenantBudget, TenantSpend
 from messaging.models import AttemptOutcome, CommunicationLog, MessageStatus
 from messaging.service import UnifiedMessagingService
+from otpsite.redis import get_redis
 from tests.helpers import SEND_URL
 from tests.metrics_helpers import TOKEN
 from tests.notifications.conftest import SMS, tenant_client
@@ -253,3 +256,21 @@ def test_the_platform_dashboard_names_the_tenants_near_their_cap(admin_client):
         "Near or at their monthly cap: acme (10.00 of 10.00 USD, new sends refused), globex (8.00 of 10.00 USD)."
     ) in page
     assert "initech" not in page
+
+
+@pytest.mark.parametrize("chain", [["nope"], ["smtp"]])
+def test_a_cheaper_chain_naming_an_unknown_or_other_channel_provider_fails_at_start_up(settings, chain):
+    settings.MESSAGING_BUDGET_PROVIDERS = {"email": [], "sms": chain}
+    with pytest.raises(ImproperlyConfigured, match=f"MESSAGING_BUDGET_SMS_PROVIDERS names '{chain[0]}'"):
+        budgets.validate_cheaper_chains()
+
+
+def test_a_call_the_breaker_refuses_gives_its_price_back(twilio_only):
+    cap("acme", "1")
+    get_redis().hset(RedisStore.keys("twilio")[0], mapping={"state": "open", "failures": 5, "open_until": 2**50})
+
+    assert send()["status"] == "failed"
+
+    assert twilio_only.messages == []
+    assert spent() == 0
+
