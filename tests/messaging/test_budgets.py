@@ -273,4 +273,3 @@ def test_a_call_the_breaker_refuses_gives_its_price_back(twilio_only):
 
     assert twilio_only.messages == []
     assert spent() == 0
-
