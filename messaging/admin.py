@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.formats import localize
 from django.utils.text import Truncator
 
+from messaging import budget_admin  # noqa: F401  (registers the tenant budgets' admin)
 from messaging.models import AttemptOutcome, CommunicationLog, DeliveryAttempt, DeliveryReceipt, MessageStatus
 from messaging.pricing import with_currency
 

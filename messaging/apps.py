@@ -9,6 +9,7 @@ class MessagingConfig(AppConfig):
 
     def ready(self) -> None:
         # An unknown provider name fails at start-up, naming the variable; the tasks register with Celery.
-        from messaging import registry, tasks  # noqa: F401
+        from messaging import budgets, registry, tasks  # noqa: F401
 
         registry.validate_chains()
+        budgets.validate_cheaper_chains()

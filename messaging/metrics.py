@@ -27,6 +27,8 @@ ACCEPT_TO_PROVIDER_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 
 PROVIDER_CALL_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 # Attempt outcomes that were calls to the provider (the others are skips).
 CALLED_OUTCOMES = frozenset({"sent", "provider_fault", "recipient_fault", "retry_later"})
+# Attempt outcomes that make a failed message's cause something other than delivery, first match wins.
+CAUSES = {"recipient_fault": "recipient", "skipped_budget": "budget"}
 
 ATTEMPTS = Counter(
     "messaging_provider_attempts",
@@ -43,7 +45,8 @@ PROVIDER_CALL_SECONDS = Histogram(
 MESSAGES = Counter(
     "messaging_messages",
     "Messages settled, by channel and status (sent or failed); a failure's cause is 'recipient' when a "
-    "provider refused the recipient (not a delivery fault), else 'delivery'.",
+    "provider refused the recipient, 'budget' when the tenant's spending cap refused it (neither is a "
+    "delivery fault), else 'delivery'.",
     ["channel", "status", "cause"],
 )
 FAILOVERS = Counter(
@@ -100,8 +103,10 @@ def message_sent(log: CommunicationLog, *, failover: bool) -> None:
 
 
 def message_failed(log: CommunicationLog) -> None:
-    """Given up on: a recipient fault (the recipient's problem), or every provider failed, or it expired."""
-    cause = "recipient" if log.attempts.filter(outcome="recipient_fault").exists() else "delivery"
+    """Given up on: a recipient fault (the recipient's problem), the tenant's budget, or every provider
+    failed, or it expired."""
+    faults = set(log.attempts.filter(outcome__in=CAUSES).values_list("outcome", flat=True))
+    cause = next((CAUSES[outcome] for outcome in CAUSES if outcome in faults), "delivery")
     MESSAGES.labels(channel=str(log.channel), status="failed", cause=cause).inc()
 
 

@@ -10,6 +10,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+# The budget's models live beside their rules' home; importing them here registers them with the app.
+from messaging.budget_models import AtCap, TenantBudget, TenantSpend  # noqa: F401
+
 
 class Channel(models.TextChoices):
     EMAIL = "email", "Email"
@@ -50,6 +53,9 @@ class AttemptOutcome(models.TextChoices):
     SKIPPED_BREAKER_OPEN = "skipped_breaker_open", "Skipped: breaker open"
     # Its daily or monthly quota is spent; it was not called.
     SKIPPED_QUOTA = "skipped_quota", "Skipped: quota spent"
+    # The tenant's monthly spending cap has no room for its price; it was not called, no breaker
+    # failure (messaging/budgets.py).
+    SKIPPED_BUDGET = "skipped_budget", "Skipped: tenant budget spent"
 
 
 # The rules on a log row's claim, each written once (see messaging/conditions.py): querysets use

@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from messaging import metrics, one_statement, pricing, registry
+from messaging import budgets, metrics, one_statement, pricing, registry
 from messaging.breaker import breaker_for
 from messaging.models import AttemptOutcome, Channel, CommunicationLog, DeliveryAttempt, MessageStatus
 from messaging.providers.base import Attachment, EmailMessage, Message, Provider, ProviderError, SmsMessage
@@ -140,11 +140,14 @@ class UnifiedMessagingService:
         `reason` (why this walk was made, e.g. a resend) is written with each attempt.
         """
         errors: list[str] = []
-        for provider_class in registry.chain(Channel(log.channel)) if providers is None else providers:
+        # The tenant's budget reserves each call's price and may stop the walk (messaging/budgets.py).
+        walk = budgets.Walk(log, registry.chain(Channel(log.channel)) if providers is None else providers)
+        for provider_class in walk:
             started = time.monotonic()
             try:
-                provider_message_id, price = self._call(provider_class, message, redact)
+                provider_message_id, price = self._call(provider_class, message, redact, walk)
             except _AttemptFailed as failed:
+                walk.release()
                 failure = failed.failure
                 record_attempt(log, new_attempt(
                     log, provider_class.name, failure.outcome, started,
@@ -153,6 +156,8 @@ class UnifiedMessagingService:
                 if failure.outcome == AttemptOutcome.RECIPIENT_FAULT:
                     mark_failed(log, f"{provider_class.name}: {failure.error}")
                     return DeliveryOutcome(success=False, status=MessageStatus.FAILED, error=failure.error)
+                if failure.outcome == AttemptOutcome.SKIPPED_BUDGET and walk.over_budget(failure.error):
+                    break
                 errors.append(f"{provider_class.name}: {failure.error}")
                 if worth_waiting_for(failure.retry_in, wait_until):
                     return DeliveryOutcome(
@@ -163,23 +168,33 @@ class UnifiedMessagingService:
                 log, provider_class.name, started, provider_message_id=provider_message_id, cost=price, reason=reason
             )
             return DeliveryOutcome(success=True, status=MessageStatus.SENT, provider=provider_class.name, cost=price)
+        if walk.refused:  # the budget refused it: final, never retried, nobody's fault but the cap
+            mark_failed(log, walk.refused)
+            return DeliveryOutcome(success=False, status=MessageStatus.FAILED, error=walk.refused)
         return DeliveryOutcome(
             success=False, status=log.status, error="; ".join(errors) or "no provider in the chain", retryable=True
         )
 
-    def _call(self, provider_class: type[Provider], message: Message, redact: Sequence[str]) -> tuple[str, Decimal]:
-        """Guard and make one provider call. Returns (provider message id, cost); raises _AttemptFailed."""
+    def _call(
+        self, provider_class: type[Provider], message: Message, redact: Sequence[str], walk: budgets.Walk
+    ) -> tuple[str, Decimal]:
+        """Guard and make one provider call. Returns (provider message id, cost); raises _AttemptFailed.
+        Its price is first reserved under the tenant's budget (`walk`; released by the caller on a raise)."""
         name = provider_class.name
         if not provider_class.is_configured():
             raise _AttemptFailed(_Failure(AttemptOutcome.SKIPPED_NOT_CONFIGURED, "not configured"))
         now = timezone.now()
         if pricing.quota_spent(name, now=now):
             raise _AttemptFailed(_Failure(AttemptOutcome.SKIPPED_QUOTA, "daily or monthly quota spent"))
+        price = pricing.price_next(name, now=now) * billable_units(message)
+        try:
+            walk.reserve(price)
+        except budgets.OverBudget as err:
+            raise _AttemptFailed(_Failure(AttemptOutcome.SKIPPED_BUDGET, str(err))) from err
         breaker = breaker_for(name)
         permit = breaker.acquire()
         if permit is None:
             raise _AttemptFailed(_Failure(AttemptOutcome.SKIPPED_BREAKER_OPEN, "circuit breaker open"))
-        price = pricing.price_next(name, now=now) * billable_units(message)
         try:
             result = provider_class().send(message)
         except ProviderError as err:

@@ -15,7 +15,8 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.models import ApiKey
+from accounts.models import ApiKey, ApiKeyKind
+from messaging.budget_accept import refuse_if_budget_spent
 from messaging.models import Channel, MessageStatus
 from messaging.segments import count_segments
 from messaging.templating.locales import requested_locale
@@ -92,6 +93,8 @@ class MessagesView(TenantAPIView):
         data = serializer.validated_data
         locale = requested_locale(data.get("locale"), request.META.get("HTTP_ACCEPT_LANGUAGE", ""))
         api_key = api_key_of(request)
+        if api_key.kind != ApiKeyKind.TEST:  # a test key's sends cost nothing
+            refuse_if_budget_spent(api_key.tenant.slug)
         accepted = message_request(data, api_key=api_key, locale=locale)
         limits.admit_message(api_key, now=timezone.now())
         message = accept_message(accepted, api_key=api_key, publish=publish_delivery)

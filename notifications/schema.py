@@ -9,7 +9,15 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
 from messaging.models import AttemptOutcome, Channel, MessageStatus, ReceiptEvent
-from otp.schema import DETAIL, FIELD_ERRORS, NO_STORE, RETRY_AFTER, TooManySerializer, body_responses
+from otp.schema import (
+    BUDGET_SPENT_RESPONSE,
+    DETAIL,
+    FIELD_ERRORS,
+    NO_STORE,
+    RETRY_AFTER,
+    TooManySerializer,
+    body_responses,
+)
 
 
 class CostSerializer(serializers.Serializer):
@@ -86,6 +94,7 @@ def send_message_responses() -> dict[int, Any]:
     return {
         202: OpenApiResponse(MessageAcceptedSerializer, description="Accepted and queued"),
         400: OpenApiResponse(FIELD_ERRORS, description="Field errors, or a missing placeholder (named)"),
+        402: BUDGET_SPENT_RESPONSE,
         **tenant_responses(),
     }
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from messaging import pricing
+from messaging import budgets, pricing
 from messaging.breaker import CLOSED, HALF_OPEN, OPEN, all_breakers
 from messaging.models import Channel
 from otp.recovery import owed_codes
@@ -120,10 +120,24 @@ def quota_metrics() -> Iterator[GaugeMetricFamily]:
     yield limit
 
 
+def budget_metrics() -> Iterator[GaugeMetricFamily]:
+    """Tenants' budgets: only tenants with a cap, at most MESSAGING_BUDGET_METRIC_TENANTS of them (the
+    nearest their cap), so the tenant label stays bounded."""
+    ratio = GaugeMetricFamily(
+        "messaging_tenant_budget_used_ratio",
+        "Share of its monthly spending cap a tenant has spent this UTC month (1 = spent); capped tenants "
+        "nearest their cap only.",
+        labels=["tenant"],
+    )
+    for use in budgets.usage(now=timezone.now(), limit=settings.MESSAGING_BUDGET_METRIC_TENANTS):
+        ratio.add_metric([use.tenant], use.ratio)
+    yield ratio
+
+
 SOURCES: dict[str, Callable[[], Iterable[GaugeMetricFamily]]] = {
     "breakers": breaker_metrics,
     "broker": queue_metrics,
-    "database": lambda: [*undelivered_metrics(), *quota_metrics()],
+    "database": lambda: [*undelivered_metrics(), *quota_metrics(), *budget_metrics()],
 }
 
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin
 from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, Subquery, Sum, When
 from django.db.models.functions import TruncDate, TruncHour
@@ -20,6 +21,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from messaging import budgets
 from messaging.models import CommunicationLog, DeliveryAttempt, MessageStatus
 from messaging.pricing import CURRENCY
 from observability.charts import Series, line_chart, stacked_bar_chart
@@ -109,10 +111,17 @@ def dashboard_context(now: datetime) -> dict[str, Any]:
         **failover_context(hours, hour_labels),
         **cost_context(now),
         "oldest_undelivered": oldest_undelivered(now),
+        "budgets_near_cap": budgets_near_cap(now),
         "hours": HOURS,
         "days": DAYS,
         "now": now,
     }
+
+
+def budgets_near_cap(now: datetime) -> list[budgets.Usage]:
+    """Tenants at or past MESSAGING_BUDGET_WARNING_RATIO of their monthly cap, fullest first."""
+    ratio = settings.MESSAGING_BUDGET_WARNING_RATIO
+    return [use for use in budgets.usage(now=now) if use.ratio >= ratio]
 
 
 def provider_context() -> dict[str, Any]:

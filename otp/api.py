@@ -25,6 +25,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from messaging.budget_accept import refuse_if_budget_spent
 from messaging.models import Channel
 from messaging.templating.locales import LOCALE_PATTERN, locale_context, requested_locale
 from otp import limits, lockout, metrics, pumping, schema
@@ -187,6 +188,8 @@ class SendCodeView(ApiKeyAuthenticated, APIView):
         )
         serializer.is_valid(raise_exception=True)
         code_request = serializer.code_request()
+        if getattr(request.auth, "kind", "") != "test":  # a test key's sends cost nothing
+            refuse_if_budget_spent(code_request.tenant_id)
         ip = client_identity(request, request.auth)
         try:
             if code_request.channel == Channel.SMS:

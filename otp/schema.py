@@ -28,6 +28,19 @@ DETAIL: dict[str, Any] = {
     "required": ["detail"],
 }
 
+# 402 from messaging.budget_accept: the tenant's monthly spending cap is spent.
+BUDGET_SPENT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "detail": {"type": "string"},
+        "code": {"type": "string", "enum": ["budget_exhausted"]},
+        "monthly_cap_usd": {"type": "string", "example": "50.00"},
+        "resets_at": {"type": "string", "format": "date-time"},
+    },
+    "required": ["detail", "code", "monthly_cap_usd", "resets_at"],
+}
+BUDGET_SPENT_RESPONSE = OpenApiResponse(BUDGET_SPENT, description="The tenant's monthly spending cap is spent")
+
 
 class TooManySerializer(serializers.Serializer):
     detail = serializers.CharField()
@@ -93,6 +106,7 @@ def send_responses() -> dict[int, Any]:
     return {
         202: OpenApiResponse(SendAcceptedSerializer, description="The same answer for every well-formed recipient"),
         400: OpenApiResponse(FIELD_ERRORS, description="Field errors"),
+        402: BUDGET_SPENT_RESPONSE,
         **common_responses(),
     }
 

@@ -515,6 +515,16 @@ for _name, _entry in json.loads(env.str("MESSAGING_PRICES_JSON", default="{}")).
         {k: Decimal(str(v)) if k == "per_message" else v for k, v in _entry.items()}
     )
 
+# Tenant budgets (messaging/budgets.py): the share of a monthly cap that raises the notice and the
+# alert; how many tenants /metrics labels (those nearest their cap); the cheaper chains a tenant at
+# its cap may fall back to (empty: the channel's chain, cheapest first).
+MESSAGING_BUDGET_WARNING_RATIO = env.float("MESSAGING_BUDGET_WARNING_RATIO", default=0.8)
+MESSAGING_BUDGET_METRIC_TENANTS = env.int("MESSAGING_BUDGET_METRIC_TENANTS", default=20)
+MESSAGING_BUDGET_PROVIDERS = {
+    "email": env.list("MESSAGING_BUDGET_EMAIL_PROVIDERS", default=[]),
+    "sms": env.list("MESSAGING_BUDGET_SMS_PROVIDERS", default=[]),
+}
+
 # --- Flower ------------------------------------------------------------------------------
 
 FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="")

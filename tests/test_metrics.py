@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from messaging.budget_models import TenantBudget
 from messaging.service import UnifiedMessagingService
 from otp.lifecycle import CodeRequest, issue_code
 from otp.models import OneTimeCode
@@ -67,6 +68,7 @@ def exported(client, metrics_token, settings, smtp_sink, closed_port_url, django
     settings.SENDGRID_API_KEY, settings.SENDGRID_API_HOST = "SG.test-key", closed_port_url
     settings.BREAKER_FAILURE_THRESHOLD = 1
     settings.MESSAGING_PRICES = {**settings.MESSAGING_PRICES, "smtp": {"per_message": 0, "daily_quota": 500}}
+    TenantBudget.objects.create(tenant="acme", monthly_cap_usd=10)  # a capped tenant's budget ratio
     UnifiedMessagingService().send_email("ops@example.com", "Your code", "<p>x</p>", "x")
     body = {"email": "ops@example.com", "purpose": "signup"}
     for _ in range(2):  # the second is refused: the resend cooldown
@@ -134,7 +136,7 @@ def test_every_alert_rule_uses_exported_metrics(exported):
     text = (DEPLOY / "prometheus" / "alerts.yml").read_text()
     expressions = re.findall(r"expr: (?:\|\n)?((?:.+\n?)+?)\s+(?:for|labels):", text)
 
-    assert len(expressions) == 7
+    assert len(expressions) == 8
     for expression in expressions:
         assert names_in(expression) and names_in(expression) <= exported.names, expression
 
@@ -160,6 +162,7 @@ def test_the_alert_rules_cover_the_four_conditions_operators_asked_for():
     for alert in ("MessagingBreakerOpen", "MessagingDeliverySuccessLow", "OtpOldestUndeliveredCode"):
         assert f"alert: {alert}" in rules
     assert "alert: MessagingProviderDailyQuota80" in rules and ">= 0.8" in rules
+    assert "alert: MessagingTenantBudget80" in rules
 
 
 def test_the_compose_file_offers_prometheus_and_grafana_under_a_profile():
@@ -252,4 +255,4 @@ def test_the_compose_prometheus_config_passes_promtool_with_its_rules(tmp_path):
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "7 rules found" in result.stdout + result.stderr
+    assert "8 rules found" in result.stdout + result.stderr

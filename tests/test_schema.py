@@ -199,7 +199,7 @@ def test_the_schema_states_what_the_serializers_enforce(client):
     assert components["SendRequestByEmail"]["required"] == ["email"]
     assert components["SendRequestByPhone"]["properties"]["phone"]["pattern"].startswith("^\\+")
     assert components["SendRequestByEmail"]["properties"]["purpose"]["default"] == "verification"
-    assert set(send["responses"]) == {"202", "400", "401", "409", "413", "415", "422", "429", "503"}
+    assert set(send["responses"]) == {"202", "400", "401", "402", "409", "413", "415", "422", "429", "503"}
     assert {p["name"] for p in send["parameters"]} >= {"Idempotency-Key"}
     assert send["responses"]["429"]["headers"]["Retry-After"]["required"] is True
     assert set(schema["paths"][VERIFY_URL]["post"]["responses"]["400"]["content"]["application/json"]["schema"]) == {
