@@ -1,6 +1,6 @@
 """A tenant's monthly spending cap and what it has spent (rules: messaging/budgets.py).
 
-Keyed by the tenant's slug, which every message carries as CommunicationLog.metadata["tenant_id"],
+Keyed by the tenant's slug, which every message carries as CommunicationLog.tenant_id,
 so the failover loop in a worker reads the cap without knowing the accounts layer.
 """
 

@@ -1,6 +1,6 @@
 """A tenant's monthly spending cap: the one home of the budget rule.
 
-A tenant (CommunicationLog.metadata["tenant_id"], its slug) may have a TenantBudget: a cap in USD
+A tenant (CommunicationLog.tenant_id, its slug) may have a TenantBudget: a cap in USD
 for each UTC month, and what to do at it (AtCap). The rule, for every paid provider call:
 
 - Before the call its price is reserved in the tenant's TenantSpend row for the month by one
@@ -53,7 +53,7 @@ class OverBudget(Exception):
 
 
 def tenant_of(log: CommunicationLog) -> str:
-    return str((log.metadata or {}).get("tenant_id") or "")
+    return log.tenant_id
 
 
 def budget_of(tenant: str) -> TenantBudget | None:
@@ -70,7 +70,7 @@ def month_of(now: datetime) -> date:
 def recorded_cost(tenant: str, *, now: datetime) -> Decimal:
     """What the tenant's sent messages cost in the UTC month holding `now`, from the logs."""
     start, end = pricing.month_bounds(now)
-    total = CommunicationLog.objects.filter(metadata__tenant_id=tenant, sent_at__gte=start, sent_at__lt=end).aggregate(
+    total = CommunicationLog.objects.filter(tenant_id=tenant, sent_at__gte=start, sent_at__lt=end).aggregate(
         total=Sum("cost")
     )["total"]
     return total or Decimal("0")

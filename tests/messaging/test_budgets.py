@@ -73,7 +73,7 @@ def test_the_call_that_would_pass_the_cap_is_not_made_and_the_message_fails_for_
 def test_a_refused_message_is_final_the_worker_does_not_retry_it(twilio_only):
     cap("acme", "0.001")
     log = CommunicationLog.objects.create(recipient="+14155550123", channel="sms", status=MessageStatus.SENDING,
-                                          metadata={"tenant_id": "acme"})  # fmt: skip
+                                          tenant_id="acme", metadata={"tenant_id": "acme"})  # fmt: skip
     from messaging.providers.base import SmsMessage
 
     outcome = UnifiedMessagingService().deliver(log, SmsMessage(to=log.recipient, body="hi"))
@@ -106,9 +106,9 @@ def test_a_failed_call_gives_its_price_back(twilio_only):
 def test_the_month_is_seeded_from_the_costs_already_recorded(twilio_only):
     now = timezone.now()
     CommunicationLog.objects.create(recipient="x", channel="sms", status="sent", provider_used="twilio",
-                                    cost=Decimal("0.015"), sent_at=now, metadata={"tenant_id": "acme"})  # fmt: skip
+                                    cost=Decimal("0.015"), sent_at=now, tenant_id="acme")  # fmt: skip
     CommunicationLog.objects.create(recipient="x", channel="sms", status="sent", provider_used="twilio",
-                                    cost=Decimal("5"), sent_at=now, metadata={"tenant_id": "globex"})  # fmt: skip
+                                    cost=Decimal("5"), sent_at=now, tenant_id="globex")  # fmt: skip
     cap("acme", "0.02")
 
     assert send()["status"] == "failed"  # 0.015 recorded + 0.0075 > 0.02

@@ -30,9 +30,11 @@ def sent(tenant: str, channel: str, provider: str, count: int, cost: str, at: da
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO communication_logs (message_id, recipient, channel, purpose, status, provider_used,"
-            " provider_message_id, cost, error_message, metadata, created_at, sent_at)"
-            " SELECT gen_random_uuid(), 'x', %s, '', %s, %s, '', %s, '', %s::jsonb, %s, %s FROM generate_series(1, %s)",
-            [channel, MessageStatus.SENT, provider, Decimal(cost), json.dumps({"tenant_id": tenant}), at, at, count],
+            " provider_message_id, cost, error_message, metadata, tenant_id, created_at, sent_at)"
+            " SELECT gen_random_uuid(), 'x', %s, '', %s, %s, '', %s, '', %s::jsonb, %s, %s, %s"
+            " FROM generate_series(1, %s)",
+            [channel, MessageStatus.SENT, provider, Decimal(cost), json.dumps({"tenant_id": tenant}), tenant]
+            + [at, at, count],
         )
 
 

@@ -3,7 +3,7 @@
     manage.py messaging_costs [--month 2025-10] [--tenant acme | --by-tenant]
     manage.py messaging_costs --scenario 20000 20000 [--email-chain ses,sendgrid,smtp] [--sms-chain twilio]
 
---tenant keeps one tenant's messages (CommunicationLog.metadata["tenant_id"]); --by-tenant breaks
+--tenant keeps one tenant's messages (CommunicationLog.tenant_id); --by-tenant breaks
 the report down by tenant, with each tenant's total against its monthly cap (messaging.budgets).
 The scenario rule (which provider takes which messages) is documented in messaging.pricing.
 """
@@ -16,8 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db.models import Count, QuerySet, Sum
-from django.db.models.fields.json import KT
+from django.db.models import Count, F, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 
 from messaging import registry
@@ -59,7 +58,7 @@ class Command(BaseCommand):
     def print_usage(self, month: str | None, *, tenant: str | None = None, by_tenant: bool = False) -> None:
         sent = CommunicationLog.objects.filter(sent_at__isnull=False).exclude(provider_used="")
         if tenant is not None:
-            sent = sent.filter(metadata__tenant_id=tenant)
+            sent = sent.filter(tenant_id=tenant)
         if month:
             try:
                 start, end = month_bounds(datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC))
@@ -85,7 +84,7 @@ class Command(BaseCommand):
 
     def print_tenants(self, sent: QuerySet[CommunicationLog]) -> None:
         rows = (
-            sent.annotate(month=TruncMonth("sent_at", tzinfo=UTC), tenant=KT("metadata__tenant_id"))
+            sent.annotate(month=TruncMonth("sent_at", tzinfo=UTC), tenant=F("tenant_id"))
             .values("month", "tenant", "channel", "provider_used")
             .annotate(messages=Count("id"), cost=Sum("cost"))
             .order_by("month", "tenant", "channel", "provider_used")
