@@ -15,7 +15,7 @@ app's own pool and size: threads, CELERY_WORKER_CONCURRENCY) with a full queue o
 - ours: `deliver_otp` for `--count` accepted codes (claim, code, breaker, the call, the records).
 
 Deliveries per second = tasks / seconds from the first task taken to an empty queue with nothing
-unacknowledged. Targets (issue "100+ codes a second per worker node"): ours >= 0.8x the baseline
+unacknowledged. Targets ("100+ codes a second per worker node"): ours >= 0.8x the baseline
 and >= 100/s at 200 ms on a 2-core machine. The peak of calls in flight at the stand-in is shown too.
 The same database and Redis dbs as bench/send_path.py (emptied here).
 """

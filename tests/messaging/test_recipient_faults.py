@@ -1,4 +1,4 @@
-"""Security review (issue 13), item 2: one recipient's problem never counts against a provider.
+"""One recipient's problem never counts against a provider.
 
 A stream of bad recipients, sent anonymously through the API and delivered by a real worker,
 leaves the breaker closed; real provider faults still open it.
