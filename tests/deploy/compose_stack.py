@@ -106,6 +106,8 @@ class ComposeStack:
     flower_login: str = field(default_factory=lambda: f"ops:{secrets.token_urlsafe(12)}")
     metrics_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     postgres_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    # Set by a test that stops, downs or removes part of the stack: the next test gets a fresh one.
+    disturbed: bool = False
 
     def __post_init__(self) -> None:
         self.socket = self.workdir / "podman.sock"
