@@ -8,11 +8,11 @@ import tomllib
 from tests.processes import ROOT
 
 TEXT = (ROOT / "ARCHITECTURE.md").read_text()
-PACKAGES = ("otpsite", "messaging", "otp", "accounts", "notifications", "observability", "web", "workers")
+PACKAGES = "otpsite|messaging|otp|accounts|notifications|observability|web|workers"
 # A path in backquotes under one of the packages: `otp/models.py`, `otpsite/idempotency/`.
-PATH = re.compile(r"`((?:%s)/[\w/<>.-]*)`" % "|".join(PACKAGES))
+PATH = re.compile(rf"`((?:{PACKAGES})/[\w/<>.-]*)`")
 # A dotted name in backquotes: `otp.tasks.deliver_otp`, `messaging.providers.smsbird.sender.SmsBirdProvider`.
-DOTTED = re.compile(r"`((?:%s)(?:\.\w+)+)`" % "|".join(PACKAGES))
+DOTTED = re.compile(rf"`((?:{PACKAGES})(?:\.\w+)+)`")
 # The worked example's provider is written by the reader (tests/messaging/smsbird/ holds its copy).
 EXAMPLE = "messaging/providers/smsbird/"
 
