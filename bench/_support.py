@@ -1,6 +1,6 @@
 """Helpers for bench/send_path.py: the bench environment, its database, processes, load and counters.
 
-Nothing here is imported by the service or the tests.
+Nothing here is imported by the service or the tests; processes and polling come from tests/processes.py.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ import http.client
 import json
 import os
 import re
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from otpsite.processes import celery_worker_command
+from tests.processes import Group, start_group, wait_for_port
+from tests.processes import free_port as free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -71,12 +71,6 @@ def configure_environment() -> None:
         sys.path.insert(0, str(ROOT))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 # --- Database ------------------------------------------------------------------------------
 
 
@@ -99,44 +93,30 @@ def create_and_migrate_database(log_path: Path) -> str:
     return name
 
 
+def empty_bench_data() -> None:
+    """Empty the message tables and both Redis databases between runs."""
+    import redis
+    from django.conf import settings
+    from django.db import connection
+
+    from messaging.models import CommunicationLog, DeliveryAttempt
+    from otp.models import OneTimeCode
+
+    tables = ", ".join(m._meta.db_table for m in (DeliveryAttempt, OneTimeCode, CommunicationLog))
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {tables} CASCADE")
+    for url in (settings.REDIS_URL, settings.CELERY_BROKER_URL):
+        redis.Redis.from_url(url).flushdb()
+
+
 # --- Child processes -----------------------------------------------------------------------
 
 
-@dataclass
-class Child:
-    """A process started in its own session, so it and all its children stop together."""
-
-    name: str
-    process: subprocess.Popen[bytes]
-    output_path: Path
-
-    def output(self) -> str:
-        return self.output_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+Child = Group  # a process in its own session (tests/processes.py), so it and all its children stop together
 
 
 def start_child(name: str, argv: list[str], output_path: Path, **env: str) -> Child:
-    with open(output_path, "wb") as output:
-        process = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return Child(name=name, process=process, output_path=output_path)
+    return start_group(name, argv, output_path, env={**os.environ, **env})
 
 
 @contextlib.contextmanager
@@ -153,21 +133,10 @@ def gunicorn(port: int, workers: int, output_path: Path) -> Iterator[Child]:
     ]
     child = start_child("gunicorn", argv, output_path)
     try:
-        wait_for_port(port, child, timeout=30)
+        wait_for_port(port, timeout=30, alive=child)
         yield child
     finally:
         child.stop()
-
-
-def wait_for_port(port: int, child: Child, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if child.process.poll() is not None:
-            raise RuntimeError(f"{child.name} exited with {child.process.returncode}:\n{child.output()[-3000:]}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"{child.name} did not listen on {port} within {timeout}s")
 
 
 def start_worker(hostname: str, output_path: Path, concurrency: int | None, pool: str = "", **env: str) -> Child:

@@ -28,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._support import configure_environment, create_and_migrate_database, free_port, gunicorn, start_worker
+from tests.processes import wait_for
 
 DATABASE = "otpsvc_commits"
 CODE_LINE = re.compile(r"to (\+\d+): .*?(\d{6})")
@@ -117,14 +118,12 @@ def measure(server, count: int, workdir: Path) -> tuple[int, int]:
 
 
 def wait_for_codes(outbox: Path, count: int, worker) -> dict[str, str]:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
+    def delivered() -> dict[str, str] | None:
         text = outbox.read_text() if outbox.exists() else ""
         codes = {m.group(1): m.group(2) for m in CODE_LINE.finditer(text)}
-        if len(codes) >= count:
-            return codes
-        time.sleep(0.1)
-    raise SystemExit(f"only {len(codes)} of {count} codes delivered:\n{worker.output()[-3000:]}")
+        return codes if len(codes) >= count else None
+
+    return wait_for(delivered, timeout=300, what=f"{count} codes in {outbox}", every=0.1, alive=worker)
 
 
 def post(port: int, action: str, body: dict) -> int:

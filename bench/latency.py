@@ -15,7 +15,7 @@ app's own pool and size: threads, CELERY_WORKER_CONCURRENCY) with a full queue o
 - ours: `deliver_otp` for `--count` accepted codes (claim, code, breaker, the call, the records).
 
 Deliveries per second = tasks / seconds from the first task taken to an empty queue with nothing
-unacknowledged. Targets (issue "100+ codes a second per worker node"): ours >= 0.8x the baseline
+unacknowledged. Targets ("100+ codes a second per worker node"): ours >= 0.8x the baseline
 and >= 100/s at 200 ms on a 2-core machine. The peak of calls in flight at the stand-in is shown too.
 The same database and Redis dbs as bench/send_path.py (emptied here).
 """
@@ -116,11 +116,11 @@ def measure(provider: str, count: int, standins: StandIns, workdir: Path) -> tup
     """(baseline per second, ours per second, peak in flight baseline, ours)."""
     from bench._baseline import provider_call
 
-    reset()
+    support.empty_bench_data()
     for n in range(count):
         provider_call.delay(provider, recipient(provider, n))
     baseline, baseline_peak = drain(count, standins, provider, workdir, f"baseline-{provider}")
-    reset()
+    support.empty_bench_data()
     fill_with_codes(provider, count)
     ours, ours_peak = drain(count, standins, provider, workdir, f"ours-{provider}")
     check_every_code_sent(count)
@@ -198,21 +198,6 @@ def broker() -> Any:
     from django.conf import settings
 
     return redis.Redis.from_url(settings.CELERY_BROKER_URL)
-
-
-def reset() -> None:
-    import redis
-    from django.conf import settings
-    from django.db import connection
-
-    from messaging.models import CommunicationLog, DeliveryAttempt
-    from otp.models import OneTimeCode
-
-    tables = ", ".join(m._meta.db_table for m in (DeliveryAttempt, OneTimeCode, CommunicationLog))
-    with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {tables} CASCADE")
-    for url in (settings.REDIS_URL, settings.CELERY_BROKER_URL):
-        redis.Redis.from_url(url).flushdb()
 
 
 def report(rows: list[tuple[str, float, float, int, int]], delay: float) -> None:

@@ -87,7 +87,7 @@ def main() -> None:
     for delay in (float(d) for d in args.delays.split(",")):
         twilio.delay = proxy.delay = delay
         for name, failing in (("every provider healthy", False), ("Twilio fails every other call", True)):
-            reset()
+            support.empty_bench_data()
             twilio.failing = failing
             twilio.calls = Counter()
             tag = f"{'failing' if failing else 'healthy'}-{delay * 1000:.0f}ms"
@@ -129,21 +129,6 @@ def sns_behind_a_proxy() -> tuple[Any, Any]:
 
     moto, url = start_moto_server()
     return moto, DelayingProxy(url).start()
-
-
-def reset() -> None:
-    import redis
-    from django.conf import settings
-    from django.db import connection
-
-    from messaging.models import CommunicationLog, DeliveryAttempt
-    from otp.models import OneTimeCode
-
-    tables = ", ".join(m._meta.db_table for m in (DeliveryAttempt, OneTimeCode, CommunicationLog))
-    with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {tables} CASCADE")
-    for url in (settings.REDIS_URL, settings.CELERY_BROKER_URL):
-        redis.Redis.from_url(url).flushdb()
 
 
 def run(args: argparse.Namespace, workdir: Path, tag: str) -> dict[str, Any]:

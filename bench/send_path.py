@@ -353,7 +353,7 @@ def drain(count: int, workdir: Path, label: str, timeout: float = 90.0) -> float
     if queued != count:
         raise RuntimeError(f"expected {count} tasks in the queue, found {queued}")
     hostname = f"bench-{label}-{uuid.uuid4().hex[:6]}@localhost"
-    # prefork with 2 children, as the ceilings in ARCHITECTURE.md were measured (bench/latency.py
+    # prefork with 2 children, as the design's ceilings were measured (bench/latency.py
     # measures the threads pool at provider latency).
     worker = support.start_worker(hostname, workdir / f"{hostname.split('@')[0]}.log", concurrency=2, pool="prefork")
     try:

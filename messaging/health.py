@@ -1,9 +1,10 @@
 """What messaging reports to health: can each channel still send.
 
-``messaging_health()`` is messaging's part of ``GET /health/messaging`` (shape in ARCHITECTURE.md;
-observability.health composes it with otp's pending deliveries): every provider of each chain
-with its breaker, and an overall status. A provider is healthy when it is configured and its
-breaker is closed; a channel with no healthy provider makes the service unhealthy.
+``messaging_health()`` is messaging's part of ``GET /health/messaging`` (the JSON shape that
+tests/messaging/test_health.py checks; observability.health composes it with otp's pending
+deliveries): every provider of each chain with its breaker, and an overall status. A provider is
+healthy when it is configured and its breaker is closed; a channel with no healthy provider makes
+the service unhealthy.
 """
 
 from __future__ import annotations

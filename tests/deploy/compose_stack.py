@@ -19,11 +19,9 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -31,6 +29,9 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, TypeVar
+
+from tests import processes
+from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_DIR = ROOT / "deploy" / "compose"
@@ -61,22 +62,9 @@ def image_tag() -> str:
     return "localhost/otpsvc-test/app:" + hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float) -> T:
-    """Poll ``probe`` until it returns something other than None; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value is not None:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.5)
+    """tests.processes.wait_for every half second (each probe here runs podman or an HTTP call)."""
+    return processes.wait_for(probe, timeout=timeout, what=what, every=0.5)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -118,6 +106,8 @@ class ComposeStack:
     flower_login: str = field(default_factory=lambda: f"ops:{secrets.token_urlsafe(12)}")
     metrics_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     postgres_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    # Set by a test that stops, downs or removes part of the stack: the next test gets a fresh one.
+    disturbed: bool = False
 
     def __post_init__(self) -> None:
         self.socket = self.workdir / "podman.sock"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_deploy_check import run_manage
+from tests.deploy.test_deploy_check import run_manage
 
 
 @pytest.fixture

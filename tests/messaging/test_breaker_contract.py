@@ -7,7 +7,6 @@ open_until, its trial slot expired by shortening the key's TTL; the local store 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -20,16 +19,14 @@ from messaging import breaker as breaker_module
 from messaging.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker, Permit, breaker_for, current_policy
 from messaging.breaker_store import SUCCESS_LUA, BreakerStore, LocalStore, RedisStore
 from otpsite.redis import get_redis
+from tests.processes import wait_for
 
 PROVIDER = "ses"
 
 
 def wait_until(condition: Callable[[], object], *, what: str, timeout: float = 10.0) -> None:
-    """Poll a condition that a real clock (Redis key expiry) will make true."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
+    """tests.processes.wait_for, polled every 10 ms (a breaker's timings are short)."""
+    wait_for(condition, what=what, timeout=timeout, every=0.01)
 
 
 class ManualClock:

@@ -12,13 +12,14 @@ import multiprocessing
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+
+from tests.processes import wait_for
 
 PROVIDER = "ses"
 SPAWN = multiprocessing.get_context("spawn")
@@ -86,10 +87,8 @@ def child_holds_the_trial_forever(env: dict[str, str], results: Any) -> None:
 
 
 def wait_until(condition: Callable[[], object], *, what: str, timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
+    """tests.processes.wait_for, polled every 10 ms (a breaker's timings are short)."""
+    wait_for(condition, what=what, timeout=timeout, every=0.01)
 
 
 def child_env(**extra: str) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""GET /health/messaging (provider health in ARCHITECTURE.md's shape) and GET /health (liveness)."""
+"""GET /health/messaging (provider health in the design's JSON shape) and GET /health (liveness)."""
 
 from __future__ import annotations
 

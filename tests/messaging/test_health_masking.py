@@ -1,4 +1,4 @@
-"""Security review (issue 13), item 3: provider error text is for staff only, and always masked.
+"""Provider error text is for staff only, and always masked.
 
 End to end: a real worker's SMTP calls are refused with a reply naming the recipient; the breaker
 opens. Anonymous health shows the state and the error code; staff see the text with the recipient

@@ -1,4 +1,4 @@
-"""Security review (issue 13), item 2: one recipient's problem never counts against a provider.
+"""One recipient's problem never counts against a provider.
 
 A stream of bad recipients, sent anonymously through the API and delivered by a real worker,
 leaves the breaker closed; real provider faults still open it.
@@ -16,6 +16,7 @@ from messaging.providers.base import ProviderError, encoding_error
 from messaging.providers.ses.sender import SESProvider
 from messaging.providers.smtp.sender import SMTPProvider
 from messaging.providers.twilio.sender import TwilioProvider
+from messaging.service import UnifiedMessagingService
 from tests.conftest import SmtpSink, free_port
 from tests.helpers import SEND_URL, otp_email, wait_for
 from tests.messaging.test_provider_twilio import OTP_SMS
@@ -126,3 +127,16 @@ def test_a_stream_of_bad_recipients_never_opens_a_breaker_but_provider_faults_do
     for n in range(settings.BREAKER_FAILURE_THRESHOLD):
         assert send(client, f"user{n}@example.com", 100 + n).status_code == 202
     wait_for(lambda: smtp_state() == OPEN, what="the SMTP breaker to open on provider faults")
+
+
+@pytest.mark.django_db
+def test_a_stream_of_invalid_numbers_never_opens_a_healthy_providers_breaker(twilio_standin, settings):
+    settings.MESSAGING_SMS_PROVIDERS = ["twilio"]
+    twilio_standin.fail_with_code(21211, "The 'To' number is not a valid phone number.")
+    for _ in range(settings.BREAKER_FAILURE_THRESHOLD + 2):
+        result = UnifiedMessagingService().send_sms("+447700900123", "Your code is 123456")
+        assert result["status"] == MessageStatus.FAILED
+
+    snapshot = breaker_for("twilio").snapshot()
+    assert (snapshot.state, snapshot.failure_count) == (CLOSED, 0)
+    assert CommunicationLog.objects.filter(attempts__outcome=AttemptOutcome.SKIPPED_BREAKER_OPEN).count() == 0

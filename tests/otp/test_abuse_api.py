@@ -255,3 +255,46 @@ def test_verify_answers_503_within_a_second_and_never_succeeds_when_redis_is_unr
     # The code was not spent: once Redis is back it still verifies.
     settings.REDIS_URL = reachable
     assert post(client, VERIFY_URL, {**EMAIL, "code": "123456"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "variant",
+    ["Alice+1@example.com", "alice+promo@EXAMPLE.COM", "alice@\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.com"],
+)
+def test_address_variants_count_against_one_recipient_limit(client, settings, no_cooldown, variant):
+    settings.OTP_SEND_LIMIT_PER_RECIPIENT = 1
+    assert post(client, SEND_URL, {"email": "alice@example.com", "purpose": "login"}).status_code == 202
+    # From the same client: the per-(recipient, client) allowance is shared by every spelling.
+    refused = post(client, SEND_URL, {"email": variant, "purpose": "login"})
+    assert refused.status_code == 429
+
+
+def test_idn_domain_forms_share_one_allowance(client, settings, no_cooldown):
+    settings.OTP_SEND_LIMIT_PER_RECIPIENT = 1
+    assert post(client, SEND_URL, {"email": "bob@exämple.com", "purpose": "login"}).status_code == 202
+    assert post(client, SEND_URL, {"email": "bob@xn--exmple-cua.com", "purpose": "login"}).status_code == 429
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["+18005550100", "+19005550100", "+442079460000", "+443069990000"],
+    ids=["us-toll-free", "us-premium", "gb-landline", "gb-uan"],
+)
+def test_an_sms_to_a_number_that_is_not_mobile_is_refused_before_anything_is_queued(client, number):
+    response = post(client, SEND_URL, {"phone": number, "purpose": "login"})
+    assert response.status_code == 400
+    assert response.json()["phone"] == ["Text messages can only be sent to mobile numbers."]
+    assert OneTimeCode.objects.count() == 0
+
+
+def test_mobile_and_fixed_line_or_mobile_numbers_are_accepted(client):
+    assert post(client, SEND_URL, {"phone": "+447400123456", "purpose": "login"}).status_code == 202
+    assert post(client, SEND_URL, {"phone": "+14155550123", "purpose": "login"}).status_code == 202
+
+
+def test_allowed_number_types_are_configurable_per_country(client, settings):
+    settings.SMS_ALLOWED_NUMBER_TYPES_BY_COUNTRY = {"US": ["MOBILE"]}  # US numbers are mostly ambiguous
+    refused = post(client, SEND_URL, {"phone": "+14155550123", "purpose": "login"})
+    assert refused.status_code == 400
+    settings.SMS_ALLOWED_NUMBER_TYPES_BY_COUNTRY = {"GB": ["MOBILE", "FIXED_LINE"]}
+    assert post(client, SEND_URL, {"phone": "+442079460000", "purpose": "login"}).status_code == 202

@@ -14,6 +14,8 @@ from otp.models import OneTimeCode
 
 pytestmark = pytest.mark.django_db
 
+REQUEST = CodeRequest(tenant_id="acme", recipient="jane@example.com", channel="email", purpose="login")
+
 
 @pytest.fixture
 def delivered_code():
@@ -104,3 +106,37 @@ def test_env_example_documents_every_variable_settings_reads():
     documented = set(re.findall(r"^#?\s*([A-Z0-9_]+)=", (root / ".env.example").read_text(), re.MULTILINE))
 
     assert read - documented == set()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("admin_name", ["messaging_communicationlog", "otp_onetimecode"])
+def test_staff_meet_read_only_logs_and_codes_no_save_button_and_a_full_post_changes_nothing(admin_client, admin_name):
+    otp = issue_code(REQUEST, now=timezone.now(), enqueue=lambda otp_id: None)
+    obj_id = otp.log_id if admin_name.startswith("messaging") else otp.pk
+    url = reverse(f"admin:{admin_name}_change", args=[obj_id])
+    page = admin_client.get(url)
+    form = {
+        "recipient": "mallory@example.com",
+        "status": "sent",
+        "channel": "email",
+        "purpose": "login",
+        "tenant_id": "acme",
+        "attempts": "0",
+        "metadata": "{}",
+        "expires_at_0": "2099-01-01",
+        "expires_at_1": "00:00:00",
+        "created_at_0": "2020-01-01",
+        "created_at_1": "00:00:00",
+        "attempts-TOTAL_FORMS": "0",
+        "attempts-INITIAL_FORMS": "0",
+        "_save": "Save",
+    }
+
+    posted = admin_client.post(url, form)
+
+    assert page.status_code == 200
+    assert 'name="_save"' not in page.content.decode()
+    assert posted.status_code == 403
+    log = CommunicationLog.objects.get(pk=otp.log_id)
+    assert (log.recipient, log.status) == ("jane@example.com", MessageStatus.QUEUED)
+    assert OneTimeCode.objects.get(pk=otp.pk).recipient == "jane@example.com"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import redis
@@ -10,7 +11,7 @@ from celery.signals import before_task_publish
 from django.conf import settings
 from django.db import connection
 
-from messaging.models import AttemptOutcome, CommunicationLog, MessageStatus
+from messaging.models import AttemptOutcome, CommunicationLog, DeliveryAttempt, MessageStatus
 from otp.models import OneTimeCode
 from tests.conftest import free_port
 from tests.helpers import SEND_URL, VERIFY_URL, code_in, wait_for
@@ -191,3 +192,29 @@ def test_a_refusal_that_quotes_the_message_back_stores_and_logs_no_code(client, 
         assert tables_containing(code) == []
         assert redis_keys_containing(code) == []
         assert code not in worker.output()
+
+
+def test_the_message_goes_to_what_the_user_typed(client, smtp_sink, start_worker):
+    start_worker()
+    assert post(client, SEND_URL, {"email": "carol+otp@example.com", "purpose": "login"}).status_code == 202
+    smtp_sink.wait_for(1)
+    assert smtp_sink.envelopes[0][1] == ["carol+otp@example.com"]
+
+
+def test_with_every_sms_provider_down_no_code_reaches_the_worker_output(client, start_worker):
+    worker = start_worker()  # the production chain: sns, twilio; neither configured here
+    response = post(client, SEND_URL, {"phone": "+14155550123", "purpose": "login"})
+    assert response.status_code == 202
+
+    def settled():
+        log = CommunicationLog.objects.first()
+        return log if log and log.status == MessageStatus.FAILED else None
+
+    log = wait_for(settled, what="delivery to give up")
+    assert log.provider_used == ""
+    providers = set(DeliveryAttempt.objects.values_list("provider", flat=True))
+    assert providers == {"sns", "twilio"}
+    output = worker.output()
+    assert "console SMS" not in output
+    assert "4155550123" not in output
+    assert not re.search(r"(?<!\d)\d{6}(?!\d).*is your", output)

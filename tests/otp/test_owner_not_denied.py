@@ -1,6 +1,6 @@
 """A stranger cannot deny the owner a code, and guessing stays bounded (through the HTTP API).
 
-The attack from the security review: send to the victim as often as the limits allow, then 8 wrong
+The attack: send to the victim as often as the limits allow, then 8 wrong
 guesses, moving to a new address every 9 guesses; 18 rounds, 144 guesses. Before, the victim's own
 sends got 429 throughout and their right code got 429 for 24 hours, for every purpose.
 """

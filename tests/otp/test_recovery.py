@@ -17,7 +17,7 @@ from otp.delivery import deliver_one_time_code
 from otp.lifecycle import CodeRequest, issue_code
 from otp.models import OneTimeCode
 from otp.recovery import backlog, recover_undelivered_codes
-from tests.test_deploy_check import run_manage
+from tests.deploy.test_deploy_check import run_manage
 
 pytestmark = pytest.mark.django_db
 

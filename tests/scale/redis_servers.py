@@ -29,7 +29,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.helpers import missing_tool, wait_for
+from tests.helpers import missing_tool
+from tests.processes import free_port, start_group, wait_for
 
 # What the sentinels wait before they call a silent master down, and before they retry a failover.
 DOWN_AFTER_MS = 500
@@ -61,12 +62,6 @@ def cluster_port() -> int:
     raise RuntimeError("no free port pair for a cluster node")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _answers(port: int) -> bool:
     try:
         return bool(redis.Redis(port=port, socket_connect_timeout=0.2, socket_timeout=0.5).ping())
@@ -85,15 +80,9 @@ class Node:
     def start(self, *arguments: str) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         server, _ = _binaries()
-        log = open(self.directory / "redis.log", "ab")  # noqa: SIM115 - the server keeps writing to it
-        self.process = subprocess.Popen(
-            [server, *arguments],
-            cwd=self.directory,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
+        self.process = start_group(
+            "redis-server", [server, *arguments], self.directory / "redis.log", cwd=self.directory
+        ).popen
         wait_for(lambda: _answers(self.port) or self.process.poll() is not None, timeout=10, what="redis-server")
         assert self.process.poll() is None, (self.directory / "redis.log").read_text()[-2000:]
 

@@ -15,7 +15,6 @@ import email.policy
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -32,8 +31,10 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from otpsite.processes import celery_worker_command
-from tests.conftest import ROOT, SmtpSink, free_port
-from tests.helpers import code_in, missing_tool, wait_for
+from tests.conftest import ROOT, SmtpSink
+from tests.helpers import code_in, missing_tool
+from tests.processes import Group as Process
+from tests.processes import free_port, start_group, wait_for
 from tests.workers.test_broker_outage import PrivateRedis
 
 
@@ -143,31 +144,6 @@ class HoldingSink(SmtpSink):
 
 
 @dataclass
-class Process:
-    name: str
-    popen: subprocess.Popen[bytes]
-    output_path: Path
-
-    def output(self) -> str:
-        return self.output_path.read_text(errors="replace")
-
-    def kill(self) -> None:
-        """SIGKILL the whole process group at once (main process and children), as a crash would."""
-        if self.popen.poll() is None:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait()
-
-    def terminate(self, timeout: float = 60) -> None:
-        """SIGTERM to the main process only, as an orchestrator stops a container."""
-        if self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-@dataclass
 class Stack:
     """One test's service: its database, Redis, SMTP sink and processes; env is what they all get."""
 
@@ -186,16 +162,7 @@ class Stack:
 
     def _spawn(self, name: str, command: list[str], **env_overrides: str) -> Process:
         path = self.directory / f"{name}-{len(self.processes)}.log"
-        with open(path, "wb") as output:
-            popen = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env={**self.env, **env_overrides},
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        process = Process(name, popen, path)
+        process = start_group(name, command, path, env={**self.env, **env_overrides})
         self.processes.append(process)
         return process
 

@@ -139,3 +139,19 @@ def test_a_claim_reads_both_rows_as_stored_and_stores_the_new_hash():
     again = claim(str(otp.pk), "cd" * 32, now=now, lease_seconds=LEASE)
     assert again is not None and (again.claimed, again.live) == (False, False)
     assert OneTimeCode.objects.get(pk=otp.pk).code_hash == "ab" * 32
+
+
+@pytest.mark.django_db
+def test_a_code_that_expired_before_its_delivery_ran_is_not_sent(settings, smtp_sink):
+    settings.MESSAGING_EMAIL_PROVIDERS = ["smtp"]
+    otp = issue_code(REQUEST, now=timezone.now(), enqueue=lambda otp_id: None)
+    OneTimeCode.objects.filter(pk=otp.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    step = deliver_one_time_code(str(otp.pk), retries=0, lease_seconds=90)
+
+    log = CommunicationLog.objects.get(pk=otp.log_id)
+    assert step.done and (log.status, log.error_message) == (
+        MessageStatus.FAILED,
+        "code replaced or expired before delivery",
+    )
+    assert smtp_sink.messages == [] and log.attempts.count() == 0

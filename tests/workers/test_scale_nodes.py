@@ -1,5 +1,5 @@
 """Two nodes of everything on one database and one Redis: two web processes, two worker nodes and
-two beats (each its own process group, multiprocess directory and /metrics), as issue 21 asks.
+two beats (each its own process group, multiprocess directory and /metrics).
 
 A burst of codes sent through both webs is delivered once each and verifies once each; the
 receipt sweep (a plain periodic job) runs once per period although both beats schedule it; and

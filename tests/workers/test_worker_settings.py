@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from otpsite.celery import app
-from tests.test_security_settings import manage_check
+from tests.otpsite.test_security_settings import manage_check
 
 
 def test_a_plain_worker_gets_the_threads_pool_and_its_size_from_the_app():

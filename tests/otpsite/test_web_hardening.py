@@ -1,4 +1,4 @@
-"""Security review (issue 13), items 9 and 10: a Content-Security-Policy everywhere; admin login throttled."""
+"""A Content-Security-Policy everywhere; admin login throttled."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Security review (issue 13), items 1 and 12: unsafe settings refuse to start.
+"""Unsafe settings refuse to start.
 
 Each test starts a real process (manage.py, a Celery worker) with the environment an operator
 would set, and sees it refuse with an error naming the variable.
