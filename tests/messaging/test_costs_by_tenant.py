@@ -33,8 +33,15 @@ def sent(tenant: str, channel: str, provider: str, count: int, cost: str, at: da
             " provider_message_id, cost, error_message, metadata, tenant_id, created_at, sent_at)"
             " SELECT gen_random_uuid(), 'x', %s, '', %s, %s, '', %s, '', %s::jsonb, %s, %s, %s"
             " FROM generate_series(1, %s)",
-            [channel, MessageStatus.SENT, provider, Decimal(cost), json.dumps({"tenant_id": tenant}), tenant]
-            + [at, at, count],
+            [
+                channel,
+                MessageStatus.SENT,
+                provider,
+                Decimal(cost),
+                json.dumps({"tenant_id": tenant}),
+                tenant,
+                *(at, at, count),
+            ],
         )
 
 
