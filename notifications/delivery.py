@@ -25,9 +25,9 @@ def claim(log: CommunicationLog, *, lease_seconds: float) -> bool:
     row = CommunicationLog.objects.filter(pk=log.pk)
     claimed = dict(status=MessageStatus.SENDING, claimed_at=now, claimed_by=me)
     taken = row.claimable(now=now, lease_seconds=lease_seconds).update(**claimed)
-    held = log.status == MessageStatus.SENDING and log.claimed_at is not None
-    if not taken and held and liveness.recheck_in(log.claimed_by) == 0.0:
-        taken = row.taken_over(owner=log.claimed_by, claimed_at=log.claimed_at).update(**claimed)
+    held_since = log.claimed_at if log.status == MessageStatus.SENDING else None
+    if not taken and held_since is not None and liveness.recheck_in(log.claimed_by) == 0.0:
+        taken = row.taken_over(owner=log.claimed_by, claimed_at=held_since).update(**claimed)
     if taken:
         log.status, log.claimed_at, log.claimed_by = MessageStatus.SENDING, now, me
     return bool(taken)

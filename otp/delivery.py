@@ -9,6 +9,7 @@ and the provider call.
 
 from __future__ import annotations
 
+import math
 import random
 import uuid
 from dataclasses import dataclass
@@ -91,7 +92,8 @@ def look_again_in(log: CommunicationLog, *, now: datetime, lease_seconds: float)
     remaining = (log.claimed_at - lease_start(now, lease_seconds)).total_seconds()
     alive_for = liveness.recheck_in(log.claimed_by)
     if alive_for is not None:
-        remaining = min(remaining, alive_for + liveness.REFRESH_SECONDS / 4)
+        # Whole seconds, rounded up: a broker that counts whole seconds must not bring it back early.
+        remaining = min(remaining, math.ceil(alive_for + 0.1))
     return max(remaining, 1.0)
 
 

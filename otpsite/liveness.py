@@ -1,10 +1,11 @@
-"""Which worker processes are alive: one Redis key per process, refreshed every second.
+"""Which worker processes are alive: one Redis key per process, refreshed every second or so.
 
 A worker process announces itself before it takes a task (Celery's worker_init for the threads
 pool's one process, worker_process_init in each prefork child): it writes its key
-``<prefix>:{workers-alive}:process:<owner>`` with a TTL of TTL_SECONDS, and a daemon thread refreshes it
-every REFRESH_SECONDS; a clean shutdown deletes it. The owner is ``host:pid:boot-uuid``, one per
-process. A process killed with -9 stops refreshing, so its key is gone at most TTL_SECONDS later.
+``<prefix>:{workers-alive}:process:<owner>`` with a TTL of WORKER_ALIVE_TTL_SECONDS (5 s), and a
+daemon thread refreshes it every fifth of that; a clean shutdown deletes it. The owner is
+``host:pid:boot-uuid``, one per process. A process killed with -9 stops refreshing, so its key is
+gone at most a TTL later.
 
 A claim on a log row records its owner (CommunicationLog.claimed_by, set only while this process's
 key is fresh, see :func:`owner`), so a worker that finds a row claimed can ask :func:`recheck_in`
@@ -12,14 +13,15 @@ whether that owner is still alive, instead of waiting out the claim's 40 s lease
 "dead" on doubt:
 
 - Redis unreadable, no owner recorded, or this process not announced: None (leave it to the lease);
-- the liveness keys younger than WARM_SECONDS: they may have just come back from a Redis that lost
+- the liveness keys younger than a TTL: they may have just come back from a Redis that lost
   them (a restart without persistence, a flush), and a live owner may not have written its key
   again yet. The first heartbeat into an empty Redis writes an epoch key (no TTL) beside them; the
-  keys are trusted once it is WARM_SECONDS old (by the asker's clock: hosts keep NTP time). All liveness keys share one hash slot, so a Redis
-  Cluster keeps them, and the epoch, on one node and loses them together;
+  keys are trusted once it is a TTL old (by the asker's clock: hosts keep NTP
+  time). All liveness keys share one hash slot, so a Redis Cluster keeps them, and the epoch, on
+  one node and loses them together;
 - the owner's key present: alive, look again when it would expire.
 
-A live process whose heartbeat is stalled for TTL_SECONDS (a pause of the whole VM) may see its
+A live process whose heartbeat is stalled for a TTL (a pause of the whole VM) may see its
 claim taken over, as a 40 s pause would have seen its lease expire: the taker stores a new code's
 hash, so the earlier code, if it is still sent, no longer verifies. Nothing is ever valid twice.
 """
@@ -36,16 +38,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
+from django.conf import settings
 
 from otpsite.redis import get_redis, slotted_key
 
 logger = logging.getLogger(__name__)
 
-TTL_SECONDS = 5.0
-REFRESH_SECONDS = 1.0
-# How old the epoch must be before a key's absence means death: a live process has refreshed its
-# key several times over by then.
-WARM_SECONDS = TTL_SECONDS
+
+def ttl_seconds() -> float:
+    """How long a key lives unless refreshed (WORKER_ALIVE_TTL_SECONDS, 5 s by default)."""
+    return float(settings.WORKER_ALIVE_TTL_SECONDS)
+
+
+def refresh_seconds() -> float:
+    return ttl_seconds() / 5
+
+
+def warm_seconds() -> float:
+    """How old the epoch must be before a key's absence means death: a live process has refreshed
+    its key several times over by then."""
+    return ttl_seconds()
+
+
 SLOT = "workers-alive"
 
 
@@ -99,11 +113,11 @@ def stop() -> None:
         return
     beat.stop.set()
     if beat.thread is not None:
-        beat.thread.join(timeout=2 * REFRESH_SECONDS)
+        beat.thread.join(timeout=2 * refresh_seconds())
     try:
         get_redis().delete(key(beat.owner))
     except redis.RedisError:
-        logger.warning("could not delete this worker's liveness key; it expires in %.0f s", TTL_SECONDS)
+        logger.warning("could not delete this worker's liveness key; it expires in %.0f s", ttl_seconds())
 
 
 def owner() -> str:
@@ -112,7 +126,7 @@ def owner() -> str:
     beat = _heartbeat
     if beat is None or beat.pid != os.getpid():
         return ""
-    if time.monotonic() - beat.last_ok > TTL_SECONDS - 2 * REFRESH_SECONDS:
+    if time.monotonic() - beat.last_ok > ttl_seconds() - 2 * refresh_seconds():
         return ""
     return beat.owner
 
@@ -132,11 +146,11 @@ def recheck_in(claimed_by: str) -> float | None:
     except redis.RedisError:
         return None
     if epoch is None or not mine:  # Redis has just lost its keys: ours comes back at the next refresh
-        return WARM_SECONDS
-    warm_for = WARM_SECONDS - (time.time() - float(epoch))
+        return warm_seconds()
+    warm_for = warm_seconds() - (time.time() - float(epoch))
     if warm_for > 0:
         return warm_for
-    if ttl_ms == -2:  # no such key: its owner stopped refreshing it TTL_SECONDS ago, or shut down
+    if ttl_ms == -2:  # no such key: its owner stopped refreshing it a TTL ago, or shut down
         return 0.0
     if ttl_ms < 0:  # a key without a TTL is none of ours: do not judge
         return None
@@ -144,7 +158,7 @@ def recheck_in(claimed_by: str) -> float | None:
 
 
 def _run(beat: _Heartbeat) -> None:
-    while not beat.stop.wait(REFRESH_SECONDS):
+    while not beat.stop.wait(refresh_seconds()):
         _refresh(beat)
 
 
@@ -153,7 +167,7 @@ def _refresh(beat: _Heartbeat) -> None:
     try:
         pipe: Any = get_redis().pipeline(transaction=False)
         pipe.set(epoch_key(), repr(time.time()), nx=True)
-        pipe.set(key(beat.owner), "1", px=int(TTL_SECONDS * 1000))
+        pipe.set(key(beat.owner), "1", px=int(ttl_seconds() * 1000))
         pipe.execute()
     except redis.RedisError:
         logger.warning("could not refresh this worker's liveness key; its claims fall back to the lease")

@@ -34,9 +34,9 @@ LEASE = 40.0  # the project's lease: nothing in these tests waits for it
 @pytest.fixture
 def announced():
     """This process announced as a worker process would be, and the liveness keys trusted (the
-    test's Redis was flushed, so its epoch is new: wait until it is WARM_SECONDS old)."""
+    test's Redis was flushed, so its epoch is new: wait until it is a TTL old)."""
     me = liveness.start()
-    wait_for(lambda: _epoch_age() >= liveness.WARM_SECONDS, timeout=30, what="the liveness epoch to be warm")
+    wait_for(lambda: _epoch_age() >= liveness.warm_seconds(), timeout=30, what="the liveness epoch to be warm")
     yield me
     liveness.stop()
 
@@ -80,7 +80,7 @@ def test_a_live_workers_claim_is_refused_and_a_killed_ones_is_taken_over_by_exac
     # the worker's key would expire (not after the 40 s lease).
     step = deliver_one_time_code(str(otp.pk), retries=0, lease_seconds=LEASE)
     assert (step.done, step.reason) == (False, "claimed by another worker")
-    assert 1.0 <= step.retry_in <= liveness.TTL_SECONDS + 1
+    assert 1.0 <= step.retry_in <= liveness.ttl_seconds() + 1
     log = CommunicationLog.objects.get(pk=otp.log_id)
     assert (log.status, log.claimed_by) == (MessageStatus.SENDING, owner)
     assert OneTimeCode.objects.get(pk=otp.pk).code_hash == hash_before
