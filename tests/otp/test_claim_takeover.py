@@ -7,6 +7,8 @@ test's PostgreSQL and the liveness keys in its Redis. kill -9 of the worker is h
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from datetime import timedelta
@@ -160,3 +162,21 @@ def test_a_process_that_never_announced_itself_claims_without_an_owner():
     assert liveness.owner() == ""
     assert claim(str(otp.pk), "x", now=timezone.now(), lease_seconds=LEASE).claimed
     assert CommunicationLog.objects.get(pk=otp.log_id).claimed_by == ""
+
+
+def test_each_prefork_child_announces_itself_and_a_killed_child_is_seen_dead(announced, start_worker):
+    existing = set(get_redis().scan_iter(liveness.key("*")))
+    worker = start_worker(concurrency=1, pool="prefork")
+
+    def announced_pids() -> set[str]:
+        keys = set(get_redis().scan_iter(liveness.key("*"))) - existing
+        return {k.removeprefix(liveness.key("")).split(":")[1] for k in keys}
+
+    pids = wait_for(lambda: len(announced_pids()) >= 2 and announced_pids(), timeout=30, what="parent and child")
+    child = next(pid for pid in pids if pid != str(worker.process.pid))  # the child runs the tasks
+    owner = next(k.removeprefix(liveness.key("")) for k in get_redis().scan_iter(liveness.key(f"*:{child}:*")))
+    assert liveness.recheck_in(owner) > 0  # alive
+
+    os.kill(int(child), signal.SIGKILL)  # the pool replaces it with a new child, a new owner
+    wait_for(lambda: liveness.recheck_in(owner) == 0.0, timeout=15, what="the killed child's key to expire")
+    assert len(announced_pids()) >= 2
