@@ -19,6 +19,8 @@ whether that owner is still alive, instead of waiting out the claim's 40 s lease
   keys are trusted once it is a TTL old (by the asker's clock: hosts keep NTP
   time). All liveness keys share one hash slot, so a Redis Cluster keeps them, and the epoch, on
   one node and loses them together;
+- this process failed to refresh its own key within the last TTL: Redis may have been out of every
+  process's reach, so a live owner's key may have expired and not be written again yet;
 - the owner's key present: alive, look again when it would expire.
 
 A live process whose heartbeat is stalled for a TTL (a pause of the whole VM) may see its
@@ -70,6 +72,7 @@ class _Heartbeat:
     stop: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
     last_ok: float = float("-inf")  # time.monotonic() of the last successful refresh
+    last_failure: float = float("-inf")  # ... and of the last failed one
 
 
 _heartbeat: _Heartbeat | None = None
@@ -134,9 +137,12 @@ def owner() -> str:
 def recheck_in(claimed_by: str) -> float | None:
     """0.0 when `claimed_by` is dead; seconds to wait before asking again while it may be alive;
     None when it cannot be known (see the module's docstring)."""
-    me = owner()
-    if not claimed_by or not me:
+    me, beat = owner(), _heartbeat
+    if not claimed_by or not me or beat is None:
         return None
+    unreachable_for = ttl_seconds() - (time.monotonic() - beat.last_failure)
+    if unreachable_for > 0:  # Redis was out of our reach lately: a live owner's key may be back soon
+        return unreachable_for
     try:
         pipe = get_redis().pipeline(transaction=False)
         pipe.get(epoch_key())
@@ -171,5 +177,6 @@ def _refresh(beat: _Heartbeat) -> None:
         pipe.execute()
     except redis.RedisError:
         logger.warning("could not refresh this worker's liveness key; its claims fall back to the lease")
+        beat.last_failure = time.monotonic()
         return
     beat.last_ok = time.monotonic()

@@ -31,12 +31,14 @@ from tests.helpers import wait_for
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LEASE = 40.0  # the project's lease: nothing in these tests waits for it
+TTL = "2"  # a short liveness TTL (WORKER_ALIVE_TTL_SECONDS) for the test process and its workers
 
 
 @pytest.fixture
-def announced():
+def announced(settings):
     """This process announced as a worker process would be, and the liveness keys trusted (the
     test's Redis was flushed, so its epoch is new: wait until it is a TTL old)."""
+    settings.WORKER_ALIVE_TTL_SECONDS = float(TTL)
     me = liveness.start()
     wait_for(lambda: _epoch_age() >= liveness.warm_seconds(), timeout=30, what="the liveness epoch to be warm")
     yield me
@@ -72,7 +74,7 @@ def claimed_code(owner: str, *, age: float = 1.0) -> OneTimeCode:
 
 def test_a_live_workers_claim_is_refused_and_a_killed_ones_is_taken_over_by_exactly_one(announced, start_worker):
     existing = set(get_redis().scan_iter(liveness.key("*")))
-    worker = start_worker(concurrency=1)
+    worker = start_worker(concurrency=1, WORKER_ALIVE_TTL_SECONDS=TTL)
     owner = worker_owner(existing)
     assert owner.split(":")[1] == str(worker.process.pid)  # host:pid:boot-uuid, the worker's own
     otp = claimed_code(owner)
@@ -115,7 +117,7 @@ def test_a_live_workers_claim_is_refused_and_a_killed_ones_is_taken_over_by_exac
 
 def test_a_claim_whose_owner_shut_down_cleanly_is_taken_over_at_once(announced, start_worker):
     existing = set(get_redis().scan_iter(liveness.key("*")))
-    worker = start_worker(concurrency=1)
+    worker = start_worker(concurrency=1, WORKER_ALIVE_TTL_SECONDS=TTL)
     owner = worker_owner(existing)
     otp = claimed_code(owner)
     worker.stop()  # warm shutdown deletes the key: no TTL to wait for
@@ -147,9 +149,19 @@ def test_on_doubt_the_claim_waits_for_its_lease(announced, settings):
     assert not claim(str(owned.pk), "x", now=timezone.now(), lease_seconds=LEASE).claimed
     assert liveness.recheck_in(dead) > 0
 
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # Redis unreachable
+    wait_for(lambda: _epoch_age() >= liveness.warm_seconds(), timeout=30, what="the new epoch to be warm")
+    reachable, settings.REDIS_URL = settings.REDIS_URL, "redis://127.0.0.1:1/0"  # Redis unreachable
     assert liveness.recheck_in(dead) is None
     assert not claim(str(owned.pk), "x", now=timezone.now(), lease_seconds=LEASE).claimed
+    wait_for(lambda: liveness.owner() == "", timeout=15, what="our heartbeat to fail long enough")
+
+    # Redis back (with its keys): a live owner's key may not be written again yet, so for a TTL
+    # after our own last failed refresh an absent key proves nothing.
+    settings.REDIS_URL = reachable
+    wait_for(liveness.owner, timeout=15, what="our heartbeat to succeed again")
+    assert liveness.recheck_in(dead) > 0
+    assert not claim(str(owned.pk), "x", now=timezone.now(), lease_seconds=LEASE).claimed
+    wait_for(lambda: liveness.recheck_in(dead) == 0.0, timeout=15, what="a TTL without a failed refresh")
 
     # The lease still ends every claim, whoever made it.
     later = timezone.now() + timedelta(seconds=LEASE + 1)
@@ -166,7 +178,7 @@ def test_a_process_that_never_announced_itself_claims_without_an_owner():
 
 def test_each_prefork_child_announces_itself_and_a_killed_child_is_seen_dead(announced, start_worker):
     existing = set(get_redis().scan_iter(liveness.key("*")))
-    worker = start_worker(concurrency=1, pool="prefork")
+    worker = start_worker(concurrency=1, pool="prefork", WORKER_ALIVE_TTL_SECONDS=TTL)
 
     def announced_pids() -> set[str]:
         keys = set(get_redis().scan_iter(liveness.key("*"))) - existing
