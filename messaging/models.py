@@ -72,6 +72,13 @@ def is_abandoned(lease_start: Any) -> Q:
     return Q(status=MessageStatus.SENDING, claimed_at__lt=lease_start)
 
 
+def is_taken_over(owner: Any, claimed_at: Any) -> Q:
+    """Sending under the very claim `owner` made at `claimed_at`, which a taker has seen to be dead
+    (otpsite/liveness.py): the takers' UPDATEs all name that claim, so exactly one matches it. A
+    claim with no owner is never taken over this way, only by its lease."""
+    return Q(status=MessageStatus.SENDING, claimed_by=owner, claimed_at=claimed_at) & ~Q(claimed_by="")
+
+
 def is_claimable(lease_start: Any) -> Q:
     """A worker may claim it: queued, or abandoned."""
     return Q(status=MessageStatus.QUEUED) | is_abandoned(lease_start)
@@ -92,6 +99,9 @@ class CommunicationLogQuerySet(models.QuerySet["CommunicationLog"]):
 
     def lost(self, *, now: datetime) -> CommunicationLogQuerySet:
         return self.filter(is_lost(now))
+
+    def taken_over(self, *, owner: str, claimed_at: datetime) -> CommunicationLogQuerySet:
+        return self.filter(is_taken_over(owner, claimed_at))
 
 
 class CommunicationLog(models.Model):
@@ -117,6 +127,9 @@ class CommunicationLog(models.Model):
     # sending: when a worker claimed it; a claim older than OTP_CLAIM_LEASE_SECONDS may be taken over.
     # queued: when its delivery was last published or is next due (otp/recovery.py); null = at created_at.
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # sending: the process that claimed it (host:pid:boot-uuid, otpsite/liveness.py), or "" if it was
+    # not announced; once that process's liveness key is gone its claim may be taken over at once.
+    claimed_by = models.CharField(max_length=200, blank=True, default="")
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
 

@@ -14,18 +14,22 @@ from messaging.service import DeliveryOutcome, UnifiedMessagingService, mark_fai
 from notifications import hooks
 from notifications.models import Message
 from notifications.rendering import render_for_delivery
-from otp.delivery import DeliveryStep, backoff_delay
+from otp.delivery import DeliveryStep, backoff_delay, look_again_in
+from otpsite import liveness
 
 
 def claim(log: CommunicationLog, *, lease_seconds: float) -> bool:
-    """Take the log row for this worker if it is claimable (queued, or its lease ran out). One UPDATE."""
-    now = timezone.now()
-    taken = (
-        CommunicationLog.objects.filter(pk=log.pk)
-        .claimable(now=now, lease_seconds=lease_seconds)
-        .update(status=MessageStatus.SENDING, claimed_at=now)
-    )
-    log.status, log.claimed_at = MessageStatus.SENDING, now
+    """Take the log row for this worker if it is claimable (queued, or its lease ran out), or if its
+    claim's owner is dead (otpsite/liveness.py; `log` as read before). One UPDATE, two on a takeover."""
+    now, me = timezone.now(), liveness.owner()
+    row = CommunicationLog.objects.filter(pk=log.pk)
+    claimed = dict(status=MessageStatus.SENDING, claimed_at=now, claimed_by=me)
+    taken = row.claimable(now=now, lease_seconds=lease_seconds).update(**claimed)
+    held_since = log.claimed_at if log.status == MessageStatus.SENDING else None
+    if not taken and held_since is not None and liveness.recheck_in(log.claimed_by) == 0.0:
+        taken = row.taken_over(owner=log.claimed_by, claimed_at=held_since).update(**claimed)
+    if taken:
+        log.status, log.claimed_at, log.claimed_by = MessageStatus.SENDING, now, me
     return bool(taken)
 
 
@@ -42,6 +46,9 @@ def deliver_tenant_message(message_pk: int, *, retries: int, lease_seconds: floa
     log = message.log
     if not claim(log, lease_seconds=lease_seconds):
         log.refresh_from_db()
+        if log.status == MessageStatus.SENDING and log.claimed_at is not None:
+            wait = look_again_in(log, now=timezone.now(), lease_seconds=lease_seconds)
+            return DeliveryStep(done=False, reason="claimed by another worker", retry_in=wait)
         return DeliveryStep(done=True, reason=f"already {log.status}")
     outgoing = render_for_delivery(message)
     outcome = UnifiedMessagingService().deliver(log, outgoing, providers=chain_for(message))

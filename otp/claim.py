@@ -5,6 +5,11 @@ if it is claimable (messaging.models.is_claimable: queued, or sending under a le
 out because its worker died), a third stores the new code's hash only if the claim succeeded and
 the code is live (otp.models.is_live: not used, replaced or expired). The rows it returns are as
 they were before the statement; the caller sets what the claim changed.
+
+The claim names its owner (otpsite/liveness.py). When the row is `sending` under an owner whose
+liveness key is gone, the same statement is run once more with the condition that takes over that
+very claim (messaging.models.is_taken_over), so a redelivered task need not wait out the lease;
+of several takers exactly one wins.
 """
 
 from __future__ import annotations
@@ -19,10 +24,12 @@ from django.db.models import Model
 
 from messaging import one_statement
 from messaging.conditions import Param, Where
-from messaging.models import CommunicationLog, MessageStatus, is_claimable, lease_start
+from messaging.models import CommunicationLog, MessageStatus, is_claimable, is_taken_over, lease_start
 from otp.models import OneTimeCode, is_live
+from otpsite import liveness
 
 CLAIMABLE = Where(CommunicationLog, is_claimable(Param("lease_start")))
+TAKEN_OVER = Where(CommunicationLog, is_taken_over(Param("dead_owner"), Param("claimed_at")))
 LIVE = Where(OneTimeCode, is_live(Param("now")))
 
 
@@ -36,15 +43,28 @@ class Claim:
 
 def claim(otp_id: str, code_hash: str, *, now: datetime, lease_seconds: float) -> Claim | None:
     """Claim the delivery of `otp_id` with `code_hash` as its code. None: no such code or no log."""
-    sql = _claim_sql()
+    me = liveness.owner()
+    taken = _run(CLAIMABLE, otp_id, code_hash, now=now, owner=me, lease_start=lease_start(now, lease_seconds))
+    if taken is None or taken.claimed or taken.log.status != MessageStatus.SENDING:
+        return taken
+    dead, claimed_at = taken.log.claimed_by, taken.log.claimed_at
+    if liveness.recheck_in(dead) != 0.0:
+        return taken
+    return _run(TAKEN_OVER, otp_id, code_hash, now=now, owner=me, dead_owner=dead, claimed_at=claimed_at)
+
+
+def _run(condition: Where, otp_id: str, code_hash: str, *, now: datetime, owner: str, **values: Any) -> Claim | None:
+    """The statement with `condition` on the log row (bound with `values`), claimed for `owner`."""
     params: list[Any] = [
         otp_id,
         MessageStatus.SENDING.value,
         now,
-        *CLAIMABLE.params(lease_start=lease_start(now, lease_seconds)),
+        owner,
+        *condition.params(**values),
         code_hash,
         *LIVE.params(now=now),
     ]
+    sql = _claim_sql(condition)
     with one_statement.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -57,12 +77,12 @@ def claim(otp_id: str, code_hash: str, *, now: datetime, lease_seconds: float) -
 
 
 @functools.cache
-def _claim_sql() -> str:
+def _claim_sql(condition: Where) -> str:
     log_table, code_table = CommunicationLog._meta.db_table, OneTimeCode._meta.db_table
     return (
         f"WITH code AS (SELECT * FROM {code_table} WHERE id = %s),"  # noqa: S608 (names from the models, values as parameters)
-        f" claimed AS (UPDATE {log_table} SET status = %s, claimed_at = %s"
-        f" WHERE id = (SELECT log_id FROM code) AND {CLAIMABLE.sql}"
+        f" claimed AS (UPDATE {log_table} SET status = %s, claimed_at = %s, claimed_by = %s"
+        f" WHERE id = (SELECT log_id FROM code) AND {condition.sql}"
         " RETURNING id),"
         f" stored AS (UPDATE {code_table} SET code_hash = %s WHERE id = (SELECT id FROM code)"
         f" AND EXISTS (SELECT 1 FROM claimed) AND {LIVE.sql}"

@@ -9,6 +9,7 @@ and the provider call.
 
 from __future__ import annotations
 
+import math
 import random
 import uuid
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from otp.claim import claim
 from otp.codes import generate_code, hash_code
 from otp.models import OneTimeCode
 from otp.texts import rendered_texts
+from otpsite import liveness
 
 
 @dataclass(frozen=True)
@@ -58,9 +60,11 @@ def deliver_one_time_code(otp_id: str, *, retries: int, lease_seconds: float) ->
         del code
         log.refresh_from_db()
         if log.status == MessageStatus.SENDING and log.claimed_at is not None:
-            # Another worker holds it; look again once its lease has run out.
-            remaining = (log.claimed_at - lease_start(now, lease_seconds)).total_seconds()
-            return DeliveryStep(done=False, reason="claimed by another worker", retry_in=max(remaining, 1.0))
+            return DeliveryStep(
+                done=False,
+                reason="claimed by another worker",
+                retry_in=look_again_in(log, now=now, lease_seconds=lease_seconds),
+            )
         return DeliveryStep(done=True, reason=f"already {log.status}")
     log.status, log.claimed_at = MessageStatus.SENDING, now
     if not taken.live:
@@ -79,6 +83,18 @@ def deliver_one_time_code(otp_id: str, *, retries: int, lease_seconds: float) ->
     return _retry_or_give_up(
         log, otp.expires_at, retries=retries, error=outcome.error, now=timezone.now(), delay=outcome.retry_in
     )
+
+
+def look_again_in(log: CommunicationLog, *, now: datetime, lease_seconds: float) -> float:
+    """When another worker's claim on `log` may be taken: once its lease runs out, or sooner once its
+    owner's liveness key would expire (otpsite/liveness.py) if the owner is dead."""
+    assert log.claimed_at is not None
+    remaining = (log.claimed_at - lease_start(now, lease_seconds)).total_seconds()
+    alive_for = liveness.recheck_in(log.claimed_by)
+    if alive_for is not None:
+        # Whole seconds, rounded up: a broker that counts whole seconds must not bring it back early.
+        remaining = min(remaining, math.ceil(alive_for + 0.1))
+    return max(remaining, 1.0)
 
 
 def _retry_or_give_up(

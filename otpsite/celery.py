@@ -8,9 +8,28 @@ layer's tasks register in its AppConfig.ready, and the worker's own (workers/tas
 
 from __future__ import annotations
 
+from typing import Any
+
+from celery.signals import worker_init, worker_process_init, worker_process_shutdown, worker_shutdown
+
+from otpsite import liveness
 from otpsite.quorum import DeclareDeadLetterQueue, QuorumCelery
 
 app = QuorumCelery("otpsvc")
 app.config_from_object("celeryconfig")
 app.steps["consumer"].add(DeclareDeadLetterQueue)
 app.autodiscover_tasks(["workers"])
+
+
+# Each process that runs tasks announces itself (otpsite/liveness.py) before it takes one: the
+# threads pool's one process at worker_init, each prefork child at worker_process_init.
+@worker_init.connect
+@worker_process_init.connect
+def announce_worker_process(**_: Any) -> None:
+    liveness.start()
+
+
+@worker_shutdown.connect
+@worker_process_shutdown.connect
+def withdraw_worker_process(**_: Any) -> None:
+    liveness.stop()

@@ -270,6 +270,13 @@ if CELERY_QUEUE_DELIVERY_LIMIT < 1:
 OTP_CLAIM_LEASE_SECONDS = env.int("OTP_CLAIM_LEASE_SECONDS", default=CELERY_TASK_TIME_LIMIT + 10)
 if OTP_CLAIM_LEASE_SECONDS <= CELERY_TASK_TIME_LIMIT:
     raise ImproperlyConfigured("OTP_CLAIM_LEASE_SECONDS must be above CELERY_TASK_TIME_LIMIT.")
+# A worker process's liveness key lives this long unless refreshed (every fifth of it): once a
+# killed process's key is gone, a redelivered task takes its claims over without waiting for the
+# lease (otpsite/liveness.py). A live process whose heartbeat stalls this long may lose its claims.
+# (One at or above the lease changes nothing: the lease ends the claim first.)
+WORKER_ALIVE_TTL_SECONDS = env.float("WORKER_ALIVE_TTL_SECONDS", default=5.0)
+if WORKER_ALIVE_TTL_SECONDS < 1:
+    raise ImproperlyConfigured("WORKER_ALIVE_TTL_SECONDS must be at least 1.")
 # The way back that does not trust the broker (otp/recovery.py, on beat): every SWEEP seconds,
 # delivery is published again for codes still queued GRACE seconds after they were last
 # published, or still sending past their claim lease, while they are valid.
