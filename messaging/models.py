@@ -122,14 +122,14 @@ class CommunicationLog(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     # The slug of the tenant it was sent for (metadata["tenant_id"] as a column): the tenant console
     # lists a tenant's rows by it. A slug, not a key: messaging knows no tenants. "" for none.
-    tenant_id = models.CharField(max_length=64, blank=True, default="")
+    tenant_id = models.CharField(max_length=64, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     # sending: when a worker claimed it; a claim older than OTP_CLAIM_LEASE_SECONDS may be taken over.
     # queued: when its delivery was last published or is next due (otp/recovery.py); null = at created_at.
     claimed_at = models.DateTimeField(null=True, blank=True)
     # sending: the process that claimed it (host:pid:boot-uuid, otpsite/liveness.py), or "" if it was
     # not announced; once that process's liveness key is gone its claim may be taken over at once.
-    claimed_by = models.CharField(max_length=200, blank=True, default="")
+    claimed_by = models.CharField(max_length=200, blank=True, default="", db_default="")
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
 

@@ -6,14 +6,14 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('messaging', '0007_attempt_latest_fault_code_index'),
+        ('messaging', '0008_log_claimed_by'),
     ]
 
     operations = [
         migrations.AddField(
             model_name='communicationlog',
             name='tenant_id',
-            field=models.CharField(blank=True, default='', max_length=64),
+            field=models.CharField(blank=True, db_default='', default='', max_length=64),
         ),
         # Rows written before the column: their tenant is in their metadata (every writer put it there).
         migrations.RunSQL(
