@@ -101,6 +101,10 @@ class ProviderCredentialAdmin(admin.ModelAdmin):
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return ["tenant", "provider", *all_credential_fields(), "version", "updated_at"]
 
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        # The model's own fields; the form adds one box per credential setting itself.
+        return super().get_form(request, obj, change, **{**kwargs, "fields": ["tenant", "provider"]})
+
     @admin.display(description="secrets (last 4 characters)")
     def stored_secrets(self, obj: ProviderCredential) -> str:
         entry = registry.entry(obj.provider)
