@@ -19,6 +19,7 @@ from messaging.models import AttemptOutcome, Channel, CommunicationLog, Delivery
 from messaging.service import UnifiedMessagingService
 from messaging.tenancy.models import ProviderCredential, TenantChain
 from tests.conftest import SmtpSink, free_port
+from tests.standins.aws import AwsStandIn
 from tests.standins.fixtures import TWILIO_SID
 from tests.standins.receipts import twilio_callback
 from tests.standins.twilio import account_of, basic_auth
@@ -57,9 +58,8 @@ def send_sms(tenant: str | None, text: str = "Your code is 123456") -> Communica
 
 
 def send_email(tenant: str) -> CommunicationLog:
-    result = UnifiedMessagingService().send_email(
-        "jane@example.com", "Your code", "<p>123456</p>", "123456", {"tenant_id": tenant}
-    )
+    metadata = {"tenant_id": tenant} if tenant else {}
+    result = UnifiedMessagingService().send_email("jane@example.com", "Your code", "<p>123456</p>", "123456", metadata)
     return CommunicationLog.objects.get(message_id=result["message_id"])
 
 
@@ -197,3 +197,18 @@ def test_a_chain_naming_an_unknown_provider_or_one_of_the_other_channel_is_refus
                              ("console", "Unknown provider 'console'"), (" , ", "at least one")):  # fmt: skip
         with pytest.raises(ValidationError, match=error):
             TenantChain(tenant="acme", channel=Channel.SMS, providers=providers).full_clean()
+
+
+def test_a_tenants_ses_account_sends_from_its_own_region_and_identity(aws, settings):
+    settings.MESSAGING_EMAIL_PROVIDERS = ["ses"]
+    aws.verify_sender(settings.OTP_FROM_EMAIL)  # the platform's identity, in the platform's region
+    AwsStandIn(url=aws.url, region="eu-west-1").verify_sender("codes@acme.example")  # acme's, in its own only
+    own_credential("acme", "ses", AWS_ACCESS_KEY_ID="AKIAACMEEXAMPLE00001", AWS_SECRET_ACCESS_KEY="acme-aws-secret",
+                   AWS_REGION="eu-west-1", OTP_FROM_EMAIL="codes@acme.example", OTP_FROM_NAME="Acme")  # fmt: skip
+
+    acme, platform = send_email("acme"), send_email("")
+
+    # SES refuses a sender not verified in the region it is called in: each went to its own.
+    assert (acme.status, platform.status) == (MessageStatus.SENT, MessageStatus.SENT)
+    sources = sorted(str(sent["source"]) for sent in aws.sent_emails())
+    assert sources[0].endswith("<codes@acme.example>") and settings.OTP_FROM_EMAIL in sources[1]
