@@ -9,6 +9,7 @@ from datetime import datetime
 
 from messaging.models import CommunicationLog, DeliveryAttempt, MessageStatus
 from messaging.service import DeliveryOutcome, UnifiedMessagingService, mark_failed
+from messaging.tenancy.routing import tenant_of
 from notifications import hooks
 from notifications.delivery import chain_for
 from notifications.models import Message
@@ -22,7 +23,7 @@ def resend_through_next_provider(log_id: int, *, reason: str, now: datetime) -> 
     if message is None:
         return "not a tenant message"
     first = message.log
-    providers = chain_for(message) or providers_after(first.channel, first.provider_used)
+    providers = chain_for(message) or providers_after(first.channel, first.provider_used, tenant=tenant_of(first))
     if not providers:
         hooks.announce(message, MessageStatus.FAILED)
         return "no next provider"

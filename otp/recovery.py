@@ -39,6 +39,7 @@ from django.db.models import BooleanField, ExpressionWrapper, Q
 from messaging.conditions import through
 from messaging.models import CommunicationLog, CommunicationLogQuerySet, MessageStatus, is_claimable, lease_start
 from messaging.service import mark_failed
+from messaging.tenancy.routing import tenant_of
 from otp.models import OneTimeCode, is_live
 from otp.resend import RESEND_OF, providers_after, send_resend
 from otpsite.logs import log_event
@@ -201,7 +202,9 @@ def resume_lost_resend(resend_log_id: int, *, now: datetime) -> str:
         return "not owed"  # sent, failed, or claimed by another worker
     log = CommunicationLog.objects.get(pk=resend_log_id)
     otp = OneTimeCode.objects.select_related("log").filter(log__message_id=log.metadata[RESEND_OF]).live(now).first()
-    providers = providers_after(otp.log.channel, otp.log.provider_used) if otp and otp.log else []
+    providers = (
+        providers_after(otp.log.channel, otp.log.provider_used, tenant=tenant_of(otp.log)) if otp and otp.log else []
+    )
     if otp is None or not providers:
         mark_failed(log, EXPIRED_ERROR if otp is None else "no next provider")
         return MessageStatus.FAILED

@@ -17,7 +17,7 @@ from django.core.management.base import CommandError
 from messaging.models import Channel, CommunicationLog, DeliveryAttempt
 from messaging.tenancy.models import ProviderCredential, TenantChain
 from tests.conftest import ROOT
-from tests.messaging.test_tenant_providers import LoginSink, login_sink, send_email  # noqa: F401
+from tests.messaging.test_tenant_providers import send_email
 from tests.otp.test_end_to_end import redis_keys_containing, tables_containing
 from tests.test_security_settings import BASE_ENV
 
@@ -41,7 +41,7 @@ def add_through_admin(admin_client, **values: str) -> ProviderCredential:
 
 
 def test_no_credential_in_plaintext_in_the_database_logs_admin_pages_or_error_texts(
-    admin_client, login_sink, caplog, settings  # noqa: F811
+    admin_client, login_sink, caplog, settings
 ):
     caplog.set_level(logging.DEBUG)
     password = f"smtp-{secrets.token_hex(12)}"

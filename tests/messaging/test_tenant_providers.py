@@ -7,18 +7,13 @@ bearer key, the SMTP server its login; each refuses any other, as the real servi
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from messaging.breaker import CLOSED, OPEN, breaker_for, tenant_breaker_name
 from messaging.models import AttemptOutcome, Channel, CommunicationLog, DeliveryAttempt, MessageStatus
 from messaging.service import UnifiedMessagingService
 from messaging.tenancy.models import ProviderCredential, TenantChain
-from tests.conftest import SmtpSink, free_port
 from tests.standins.aws import AwsStandIn
 from tests.standins.fixtures import TWILIO_SID
 from tests.standins.receipts import twilio_callback
@@ -63,38 +58,6 @@ def send_email(tenant: str) -> CommunicationLog:
     return CommunicationLog.objects.get(message_id=result["message_id"])
 
 
-@dataclass
-class LoginSink(SmtpSink):
-    """An SMTP server that takes mail only after AUTH with one of its `logins` (user -> password)."""
-
-    logins: dict[str, str] = field(default_factory=dict)
-    logged_in: list[str] = field(default_factory=list)
-
-    def authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
-        if isinstance(auth_data, LoginPassword):
-            user, password = auth_data.login.decode(), auth_data.password.decode()
-            if self.logins.get(user) == password:
-                self.logged_in.append(user)
-                return AuthResult(success=True)
-            # Some servers quote what they were sent: the error text must still not carry it.
-            return AuthResult(success=False, handled=False, message=f"535 5.7.8 bad login {user}:{password}")
-        return AuthResult(success=False, handled=False)
-
-
-@pytest.fixture
-def login_sink() -> Iterator[LoginSink]:
-    sink = LoginSink(host="127.0.0.1", port=free_port())
-    controller = Controller(
-        sink, hostname=sink.host, port=sink.port, authenticator=sink.authenticate,
-        auth_required=True, auth_require_tls=False,
-    )  # fmt: skip
-    controller.start()
-    try:
-        yield sink
-    finally:
-        controller.stop()
-
-
 @pytest.fixture
 def tenants(settings, twilio_standin, sendgrid_standin, login_sink):
     """acme: Twilio and SendGrid accounts of its own, email through SendGrid only; globex: its own
@@ -108,9 +71,8 @@ def tenants(settings, twilio_standin, sendgrid_standin, login_sink):
     )
     own_credential("acme", "sendgrid", SENDGRID_API_KEY=ACME_SENDGRID_KEY, OTP_FROM_EMAIL="codes@acme.example")
     own_chain("acme", Channel.EMAIL, "sendgrid")
-    own_credential(
-        "globex", "twilio", TWILIO_ACCOUNT_SID=GLOBEX_SID, TWILIO_AUTH_TOKEN=GLOBEX_TOKEN, TWILIO_FROM_NUMBER=GLOBEX_FROM
-    )
+    own_credential("globex", "twilio", TWILIO_ACCOUNT_SID=GLOBEX_SID, TWILIO_AUTH_TOKEN=GLOBEX_TOKEN,
+                   TWILIO_FROM_NUMBER=GLOBEX_FROM)  # fmt: skip
     own_credential("globex", "smtp", SMTP_HOST=login_sink.host, SMTP_PORT=str(login_sink.port), SMTP_USER="globex",
                    SMTP_PASSWORD=GLOBEX_SMTP_PASSWORD, OTP_FROM_EMAIL="codes@globex.example")  # fmt: skip
     own_chain("globex", Channel.EMAIL, "smtp")
