@@ -6,7 +6,9 @@ bearer key, the SMTP server its login; each refuses any other, as the real servi
 
 from __future__ import annotations
 
+import json
 import secrets
+import time
 
 import pytest
 
@@ -16,7 +18,7 @@ from messaging.service import UnifiedMessagingService
 from messaging.tenancy.models import ProviderCredential, TenantChain
 from tests.standins.aws import AwsStandIn
 from tests.standins.fixtures import TWILIO_SID
-from tests.standins.receipts import twilio_callback
+from tests.standins.receipts import SendGridSigner, sendgrid_event, twilio_callback
 from tests.standins.twilio import account_of, basic_auth
 
 pytestmark = [
@@ -174,3 +176,45 @@ def test_a_tenants_ses_account_sends_from_its_own_region_and_identity(aws, setti
     assert (acme.status, platform.status) == (MessageStatus.SENT, MessageStatus.SENT)
     sources = sorted(str(sent["source"]) for sent in aws.sent_emails())
     assert sources[0].endswith("<codes@acme.example>") and settings.OTP_FROM_EMAIL in sources[1]
+
+
+def test_a_sendgrid_batch_speaks_only_for_the_messages_of_the_account_whose_key_signed_it(
+    client, settings, sendgrid_standin, sendgrid_signer
+):
+    settings.MESSAGING_EMAIL_PROVIDERS = ["sendgrid"]
+    acme_signer = SendGridSigner()
+    own_credential(
+        "acme", "sendgrid", SENDGRID_API_KEY=ACME_SENDGRID_KEY, SENDGRID_WEBHOOK_PUBLIC_KEY=acme_signer.public_key
+    )
+    acme, platform = send_email("acme"), send_email("")
+
+    def post(signer: SendGridSigner, *logs: CommunicationLog) -> int:
+        body = json.dumps([sendgrid_event(log.provider_message_id, "delivered") for log in logs]).encode()
+        headers = signer.headers(body, timestamp=int(time.time()))
+        return client.post("/webhooks/sendgrid", body, content_type="application/json", headers=headers).status_code
+
+    assert post(sendgrid_signer, acme) == 403  # the platform's key does not speak for acme's message
+    assert post(acme_signer, platform) == 403  # nor acme's for the platform's
+    assert post(acme_signer, acme, platform) == 200  # acme's batch: only acme's event counts
+    acme.refresh_from_db()
+    platform.refresh_from_db()
+    assert (acme.status, platform.status) == (MessageStatus.DELIVERED, MessageStatus.SENT)
+
+
+def test_a_tenants_sdk_client_is_kept_per_credential_and_rebuilt_when_its_keys_change(tenants, twilio_standin):
+    from messaging.providers.twilio.sender import tenant_twilio_clients
+
+    tenant_twilio_clients.cache_clear()
+    for tenant in ("acme", "acme", "globex"):
+        assert send_sms(tenant).status == MessageStatus.SENT
+    acme_twilio = tenants
+    first = tenant_twilio_clients.built[("twilio", acme_twilio.pk)][2]
+    assert len(tenant_twilio_clients.built) == 2  # one per credential: acme's second send reused its own
+    new_token = f"acme-token-{secrets.token_hex(8)}"
+    twilio_standin.accounts[ACME_SID] = new_token
+    acme_twilio.set_values({**acme_twilio.values(), "TWILIO_AUTH_TOKEN": new_token})
+    acme_twilio.save()
+
+    assert send_sms("acme").status == MessageStatus.SENT
+    assert tenant_twilio_clients.built[("twilio", acme_twilio.pk)][2] is not first
+    assert basic_auth(twilio_standin.requests[-1]) == (ACME_SID, new_token)
