@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 
 from messaging.breaker import CLOSED, OPEN, breaker_for, tenant_breaker_name
 from messaging.models import AttemptOutcome, Channel, CommunicationLog, DeliveryAttempt, MessageStatus
@@ -152,6 +154,14 @@ def test_tenant_a_failing_five_times_opens_only_its_own_breaker(tenants, twilio_
     skipped = send_sms("acme")
     assert list(skipped.attempts.values_list("outcome", flat=True)) == [AttemptOutcome.SKIPPED_BREAKER_OPEN]
     assert [account_of(r) for r in twilio_standin.requests[called:]] == [GLOBEX_SID, TWILIO_SID]
+    # Operators see it apart from the platform's, and can close it.
+    listed = StringIO()
+    call_command("messaging_breakers", "--tenants", stdout=listed)
+    lines = listed.getvalue().splitlines()
+    assert [line.split()[:2] for line in lines if line.startswith("twilio")] == [["twilio", CLOSED],
+                                                                                [acme_breaker, OPEN]]  # fmt: skip
+    call_command("messaging_breakers", "--reset", acme_breaker, stdout=StringIO())
+    assert breaker_for(acme_breaker).snapshot().state == CLOSED
 
 
 def test_a_chain_naming_an_unknown_provider_or_one_of_the_other_channel_is_refused():
