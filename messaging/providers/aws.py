@@ -10,6 +10,7 @@ from botocore.config import Config
 from botocore.credentials import create_credential_resolver
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
 from messaging.providers.base import Credential, ProviderError
 from messaging.providers.pools import PerCredential, http_pool_size, one_per_process
@@ -34,6 +35,7 @@ def _botocore_session() -> botocore.session.Session:
     return session
 
 
+@sensitive_variables("values")
 def aws_client(service: str, credential: Credential | None = None) -> Any:
     """The service's client for the current settings (built once per process per setting), or for a
     tenant's own keys and region (once per process per credential)."""

@@ -8,6 +8,8 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from messaging import registry
 from messaging.tenancy.models import ProviderCredential, TenantChain, fields_of, tenant_providers
@@ -65,6 +67,7 @@ class ProviderCredentialForm(forms.ModelForm):
         except (InvalidToken, SecretBoxUnavailable):
             return {}
 
+    @sensitive_variables("data")
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         provider = str(data.get("provider") or "")
@@ -77,6 +80,7 @@ class ProviderCredentialForm(forms.ModelForm):
             raise forms.ValidationError(errors)
         return data
 
+    @sensitive_variables("values", "entered")
     def save(self, commit: bool = True) -> ProviderCredential:
         credential: ProviderCredential = super().save(commit=False)
         values = self._current_values()
@@ -100,6 +104,10 @@ class ProviderCredentialAdmin(admin.ModelAdmin):
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return ["tenant", "provider", *all_credential_fields(), "version", "updated_at"]
+
+    @method_decorator(sensitive_post_parameters())  # error reports never show what was typed
+    def changeform_view(self, *args: Any, **kwargs: Any) -> Any:
+        return super().changeform_view(*args, **kwargs)
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         # The model's own fields; the form adds one box per credential setting itself.

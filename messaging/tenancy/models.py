@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.views.decorators.debug import sensitive_variables
 
 from messaging import registry
 from messaging.models import Channel
@@ -79,6 +80,7 @@ class ProviderCredential(models.Model):
     def __repr__(self) -> str:
         return f"<ProviderCredential {self.pk} {self.tenant} {self.provider} v{self.version}>"
 
+    @sensitive_variables("stored")  # error reports never show a credential
     def values(self) -> dict[str, str]:
         """The opened values (every field the provider declares; "" where unset). Raises InvalidToken."""
         if not self.sealed:
@@ -89,6 +91,7 @@ class ProviderCredential(models.Model):
             remember_secret(str(stored.get(name, "")))
         return {name: str(stored.get(name, "")) for name in fields_of(self.provider)}
 
+    @sensitive_variables("values", "kept")
     def set_values(self, values: dict[str, str]) -> None:
         """Seal `values` (only the provider's fields) and bump the version."""
         kept = {name: str(values.get(name, "")) for name in fields_of(self.provider)}

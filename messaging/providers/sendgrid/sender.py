@@ -8,6 +8,7 @@ from http.client import HTTPException
 
 import urllib3
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import Attachment, Bcc, Category, Cc, Mail, ReplyTo
@@ -63,6 +64,7 @@ def sendgrid_error(err: HTTPError) -> ProviderError:
     )
 
 
+@sensitive_variables("api_key", "sdk", "headers")
 def build_sendgrid_client(api_key: str, host: str, connect: float, read: float, pool: int) -> PooledClient:
     """The SDK's client on one kept-alive connection pool."""
     sdk = SendGridAPIClient(api_key=api_key, host=host)
@@ -89,6 +91,7 @@ class SendGridProvider(Provider):
     def credential_complete(self) -> bool:
         return bool(self.setting("SENDGRID_API_KEY") and settings.SENDGRID_API_HOST)
 
+    @sensitive_variables("api_key")
     def client(self) -> PooledClient:
         shape = (
             settings.SENDGRID_API_HOST,

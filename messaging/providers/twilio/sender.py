@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
 from requests.exceptions import RequestException
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
@@ -45,6 +46,7 @@ class TimedHttpClient(TwilioHttpClient):
             self.session.mount(scheme, HTTPAdapter(pool_connections=1, pool_maxsize=pool, max_retries=0))
 
 
+@sensitive_variables("sid", "token")
 def build_twilio_client(sid: str, token: str, base_url: str, connect: float, read: float, pool: int) -> Client:
     client = Client(sid, token, http_client=TimedHttpClient(connect=connect, read=read, pool=pool))
     client.api.base_url = base_url  # the SDK's per-domain override; the stand-in takes its place
@@ -84,6 +86,7 @@ class TwilioProvider(Provider):
         has_sender = self.setting("TWILIO_FROM_NUMBER") or self.setting("TWILIO_MESSAGING_SERVICE_SID")
         return bool(self.setting("TWILIO_ACCOUNT_SID") and self.setting("TWILIO_AUTH_TOKEN") and has_sender)
 
+    @sensitive_variables("sid", "token")
     def client(self) -> Client:
         shape = (
             settings.TWILIO_API_BASE_URL,
