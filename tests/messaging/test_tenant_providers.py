@@ -228,3 +228,19 @@ def test_a_tenants_sdk_client_is_kept_per_credential_and_rebuilt_when_its_keys_c
     assert send_sms("acme").status == MessageStatus.SENT
     assert tenant_twilio_clients.built[("twilio", acme_twilio.pk)][2] is not first
     assert basic_auth(twilio_standin.requests[-1]) == (ACME_SID, new_token)
+
+
+def test_a_tenants_own_account_has_its_own_quota_apart_from_the_platforms(settings, smtp_sink, login_sink):
+    settings.MESSAGING_EMAIL_PROVIDERS = ["smtp"]
+    settings.MESSAGING_PRICES = {"smtp": {"daily_quota": 1}}
+    login_sink.logins = {"globex": GLOBEX_SMTP_PASSWORD}
+    own_credential("globex", "smtp", SMTP_HOST=login_sink.host, SMTP_PORT=str(login_sink.port), SMTP_USER="globex",
+                   SMTP_PASSWORD=GLOBEX_SMTP_PASSWORD)  # fmt: skip
+
+    platform, platform_again = send_email(""), send_email("")
+    globex, globex_again = send_email("globex"), send_email("globex")
+
+    outcomes = [list(log.attempts.values_list("outcome", flat=True)) for log in (platform_again, globex, globex_again)]
+    assert platform.status == MessageStatus.SENT
+    assert outcomes == [[AttemptOutcome.SKIPPED_QUOTA], [AttemptOutcome.SENT], [AttemptOutcome.SKIPPED_QUOTA]]
+    assert len(smtp_sink.messages) == 1 and login_sink.logged_in == ["globex"]
