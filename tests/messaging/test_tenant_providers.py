@@ -244,3 +244,13 @@ def test_a_tenants_own_account_has_its_own_quota_apart_from_the_platforms(settin
     assert platform.status == MessageStatus.SENT
     assert outcomes == [[AttemptOutcome.SKIPPED_QUOTA], [AttemptOutcome.SENT], [AttemptOutcome.SKIPPED_QUOTA]]
     assert len(smtp_sink.messages) == 1 and login_sink.logged_in == ["globex"]
+
+
+def test_a_resend_goes_on_along_the_tenants_own_chain(settings):
+    from otp.resend import providers_after
+
+    settings.MESSAGING_EMAIL_PROVIDERS = ["ses", "sendgrid", "smtp"]
+    own_chain("acme", Channel.EMAIL, "smtp,sendgrid")
+
+    assert [cls.name for cls in providers_after("email", "smtp", tenant="acme")] == ["sendgrid"]
+    assert [cls.name for cls in providers_after("email", "smtp")] == []
