@@ -143,3 +143,7 @@ class CommunicationLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             verb = "next delivery due" if log.claimed_at > timezone.now() else "delivery published again"
             return f"{verb} at {moment}"
         return f"claimed by a worker at {moment}"
+
+
+# A tenant's chains and credentials (platform staff only): messaging/tenancy/admin.py.
+from messaging.tenancy import admin as tenancy_admin  # noqa: E402, F401

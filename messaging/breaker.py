@@ -150,7 +150,7 @@ class CircuitBreaker:
 
     def _log_change(self, changed_from: str, to: str, store: BreakerStore, *, error: str = "") -> None:
         if changed_from:
-            metrics.breaker_changed(self.provider, changed_from, to)
+            metrics.breaker_changed(provider_of(self.provider), changed_from, to)
             fields = {"error": error} if error else {}
             log_level = logging.WARNING if to == OPEN else logging.INFO
             log_event(logger, "breaker.state_change", level=log_level, provider=self.provider,
@@ -158,7 +158,19 @@ class CircuitBreaker:
 
 
 def breaker_for(provider: str) -> CircuitBreaker:
+    """The breaker named `provider`: a provider's name (the platform's account at it) or a
+    tenant_breaker_name (a tenant's own account at it)."""
     return CircuitBreaker(provider)
+
+
+def tenant_breaker_name(provider: str, *, tenant: str, credential_id: int) -> str:
+    """The breaker of a tenant's own credential at `provider`: apart from the platform's and other tenants'."""
+    return f"{provider}@{tenant}#{credential_id}"
+
+
+def provider_of(breaker_name: str) -> str:
+    """The provider a breaker guards (metric labels stay one per provider, never one per tenant)."""
+    return breaker_name.split("@", 1)[0]
 
 
 def current_policy() -> Policy:

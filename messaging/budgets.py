@@ -41,6 +41,7 @@ from messaging import pricing, registry
 from messaging.budget_models import AtCap, TenantBudget, TenantSpend
 from messaging.models import Channel, CommunicationLog
 from messaging.providers.base import Provider
+from messaging.tenancy.routing import Route, routes
 from otpsite.logs import log_event
 
 logger = logging.getLogger("messaging.budgets")
@@ -50,10 +51,6 @@ BUDGET_ERROR = "budget: the tenant's monthly spending cap of {cap} USD leaves no
 
 class OverBudget(Exception):
     """The tenant's cap has no room for this call's price."""
-
-
-def tenant_of(log: CommunicationLog) -> str:
-    return log.tenant_id
 
 
 def budget_of(tenant: str) -> TenantBudget | None:
@@ -178,21 +175,23 @@ class Walk:
     price back when a call fails (`release`), and asks it what a refusal means (`over_budget`).
     """
 
-    def __init__(self, log: CommunicationLog, chain: Sequence[type[Provider]]) -> None:
+    def __init__(self, log: CommunicationLog, chain: Sequence[Route]) -> None:
         self.log, self.chain = log, list(chain)
         self.refused = ""  # the budget error, once the budget refused a call
         self._budget: TenantBudget | bool | None = False  # False: not read yet
         self._held: Reservation | None = None
 
-    def __iter__(self) -> Iterator[type[Provider]]:
+    def __iter__(self) -> Iterator[Route]:
         yield from self.chain
         if self.refused and self.budget is not None and self.budget.at_cap == AtCap.CHEAPER:
-            yield from (p for p in cheaper_chain(Channel(self.log.channel)) if p not in self.chain)
+            tried = {route.name for route in self.chain}
+            cheaper = [p for p in cheaper_chain(Channel(self.log.channel)) if p.name not in tried]
+            yield from routes(self.log, cheaper)  # with the tenant's own credentials where it has them
 
     @property
     def budget(self) -> TenantBudget | None:
         if self._budget is False:
-            self._budget = budget_of(tenant_of(self.log))
+            self._budget = budget_of(self.log.tenant_id)
         return self._budget  # type: ignore[return-value]
 
     def reserve(self, price: Decimal) -> None:

@@ -228,3 +228,7 @@ class DeliveryReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider}: {self.event}"
+
+
+# A tenant's own chains and provider credentials (messaging.tenancy) live in this app's tables.
+from messaging.tenancy.models import ProviderCredential, TenantChain  # noqa: E402, F401

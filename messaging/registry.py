@@ -60,6 +60,10 @@ class ProviderEntry:
     webhooks: str = ""
     #: Prints messages (codes) where a developer reads them: refused in a chain unless DEBUG.
     development_only: bool = False
+    #: The settings a tenant's own credential for it may hold (messaging.tenancy), in form order;
+    #: none: tenants cannot bring their own account. `secret_fields` among them are never shown back.
+    credential_fields: tuple[str, ...] = ()
+    secret_fields: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=8)

@@ -17,12 +17,13 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from messaging import budgets, metrics, one_statement, pricing, registry
+from messaging import budgets, metrics, one_statement, registry
 from messaging.breaker import breaker_for
 from messaging.models import AttemptOutcome, Channel, CommunicationLog, DeliveryAttempt, MessageStatus
 from messaging.providers.base import Attachment, EmailMessage, Message, Provider, ProviderError, SmsMessage
 from messaging.refusals import outcome_of, retry_delay, worth_waiting_for
 from messaging.segments import billable_units
+from messaging.tenancy.routing import Route, routes
 from otpsite.logs import log_event
 from otpsite.redaction import redact_secrets
 
@@ -140,34 +141,33 @@ class UnifiedMessagingService:
         `reason` (why this walk was made, e.g. a resend) is written with each attempt.
         """
         errors: list[str] = []
-        # The tenant's budget reserves each call's price and may stop the walk (messaging/budgets.py).
-        walk = budgets.Walk(log, registry.chain(Channel(log.channel)) if providers is None else providers)
-        for provider_class in walk:
+        # Its tenant's chain and credentials (messaging.tenancy); the tenant's budget reserves each
+        # call's price and may stop the walk (messaging/budgets.py).
+        walk = budgets.Walk(log, routes(log, providers))
+        for route in walk:
             started = time.monotonic()
             try:
-                provider_message_id, price = self._call(provider_class, message, redact, walk)
+                provider_message_id, price = self._call(route, message, redact, walk)
             except _AttemptFailed as failed:
                 walk.release()
                 failure = failed.failure
                 record_attempt(log, new_attempt(
-                    log, provider_class.name, failure.outcome, started,
+                    log, route.name, failure.outcome, started,
                     error=failure.error, error_code=failure.error_code, reason=reason,
                 ))  # fmt: skip
                 if failure.outcome == AttemptOutcome.RECIPIENT_FAULT:
-                    mark_failed(log, f"{provider_class.name}: {failure.error}")
+                    mark_failed(log, f"{route.name}: {failure.error}")
                     return DeliveryOutcome(success=False, status=MessageStatus.FAILED, error=failure.error)
                 if failure.outcome == AttemptOutcome.SKIPPED_BUDGET and walk.over_budget(failure.error):
                     break
-                errors.append(f"{provider_class.name}: {failure.error}")
+                errors.append(f"{route.name}: {failure.error}")
                 if worth_waiting_for(failure.retry_in, wait_until):
                     return DeliveryOutcome(
                         success=False, status=log.status, error=errors[-1], retryable=True, retry_in=failure.retry_in
                     )
                 continue
-            record_sent(
-                log, provider_class.name, started, provider_message_id=provider_message_id, cost=price, reason=reason
-            )
-            return DeliveryOutcome(success=True, status=MessageStatus.SENT, provider=provider_class.name, cost=price)
+            record_sent(log, route.name, started, provider_message_id=provider_message_id, cost=price, reason=reason)
+            return DeliveryOutcome(success=True, status=MessageStatus.SENT, provider=route.name, cost=price)
         if walk.refused:  # the budget refused it: final, never retried, nobody's fault but the cap
             mark_failed(log, walk.refused)
             return DeliveryOutcome(success=False, status=MessageStatus.FAILED, error=walk.refused)
@@ -175,28 +175,27 @@ class UnifiedMessagingService:
             success=False, status=log.status, error="; ".join(errors) or "no provider in the chain", retryable=True
         )
 
-    def _call(
-        self, provider_class: type[Provider], message: Message, redact: Sequence[str], walk: budgets.Walk
-    ) -> tuple[str, Decimal]:
+    def _call(self, route: Route, message: Message, redact: Sequence[str], walk: budgets.Walk) -> tuple[str, Decimal]:
         """Guard and make one provider call. Returns (provider message id, cost); raises _AttemptFailed.
         Its price is first reserved under the tenant's budget (`walk`; released by the caller on a raise)."""
-        name = provider_class.name
-        if not provider_class.is_configured():
+        provider = route.provider()
+        if not provider.configured():
             raise _AttemptFailed(_Failure(AttemptOutcome.SKIPPED_NOT_CONFIGURED, "not configured"))
         now = timezone.now()
-        if pricing.quota_spent(name, now=now):
+        if route.quota_spent(now=now):
             raise _AttemptFailed(_Failure(AttemptOutcome.SKIPPED_QUOTA, "daily or monthly quota spent"))
-        price = pricing.price_next(name, now=now) * billable_units(message)
+        price = route.price_next(now=now) * billable_units(message)
         try:
             walk.reserve(price)
         except budgets.OverBudget as err:
             raise _AttemptFailed(_Failure(AttemptOutcome.SKIPPED_BUDGET, str(err))) from err
-        breaker = breaker_for(name)
+        breaker = breaker_for(route.breaker_name)
         permit = breaker.acquire()
         if permit is None:
             raise _AttemptFailed(_Failure(AttemptOutcome.SKIPPED_BREAKER_OPEN, "circuit breaker open"))
+        redact = [*redact, *route.secrets()]  # a tenant's own keys never reach an attempt's error text
         try:
-            result = provider_class().send(message)
+            result = provider.send(message)
         except ProviderError as err:
             # A provider may quote the message back in its refusal ("content rejected: ... 482913").
             text, outcome = redact_secrets(str(err), redact), outcome_of(err)

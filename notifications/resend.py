@@ -22,7 +22,7 @@ def resend_through_next_provider(log_id: int, *, reason: str, now: datetime) -> 
     if message is None:
         return "not a tenant message"
     first = message.log
-    providers = chain_for(message) or providers_after(first.channel, first.provider_used)
+    providers = chain_for(message) or providers_after(first.channel, first.provider_used, tenant=first.tenant_id)
     if not providers:
         hooks.announce(message, MessageStatus.FAILED)
         return "no next provider"

@@ -201,7 +201,9 @@ def resume_lost_resend(resend_log_id: int, *, now: datetime) -> str:
         return "not owed"  # sent, failed, or claimed by another worker
     log = CommunicationLog.objects.get(pk=resend_log_id)
     otp = OneTimeCode.objects.select_related("log").filter(log__message_id=log.metadata[RESEND_OF]).live(now).first()
-    providers = providers_after(otp.log.channel, otp.log.provider_used) if otp and otp.log else []
+    providers = (
+        providers_after(otp.log.channel, otp.log.provider_used, tenant=otp.log.tenant_id) if otp and otp.log else []
+    )
     if otp is None or not providers:
         mark_failed(log, EXPIRED_ERROR if otp is None else "no next provider")
         return MessageStatus.FAILED

@@ -25,13 +25,13 @@ from django.conf import settings
 from django.db.models import F, Q, QuerySet, Value
 from django.views.decorators.debug import sensitive_variables
 
-from messaging import registry
 from messaging.conditions import through
 from messaging.models import Channel, CommunicationLog, MessageStatus, ReceiptEvent
 from messaging.providers.base import Provider
 from messaging.receipt_timeout import without_receipt
 from messaging.receipts.base import RESEND_BLAMES
 from messaging.service import UnifiedMessagingService, mark_failed
+from messaging.tenancy.routing import chain_of
 from otp.codes import generate_code, hash_code
 from otp.delivery import render_message
 from otp.lifecycle import resend_hash_id
@@ -46,9 +46,10 @@ RECEIPT_RESEND_GRACE = timedelta(seconds=30)
 RESEND_OF = "resend_of"
 
 
-def providers_after(channel: str, provider: str) -> list[type[Provider]]:
-    """The channel's chain after `provider` (or all of it but `provider` if the chain no longer names it)."""
-    chain = registry.chain(Channel(channel))
+def providers_after(channel: str, provider: str, *, tenant: str = "") -> list[type[Provider]]:
+    """The channel's chain (the tenant's own, if it set one) after `provider` (or all of it but
+    `provider` if the chain no longer names it)."""
+    chain = chain_of(tenant, Channel(channel))
     names = [cls.name for cls in chain]
     if provider in names:
         return chain[names.index(provider) + 1 :]
@@ -83,7 +84,7 @@ def claim_resend(log_id: int, *, reason: str, now: datetime) -> ClaimedResend | 
     if otp is None or otp.log is None:
         return "not a one-time code"
     first = otp.log
-    providers = providers_after(first.channel, first.provider_used)
+    providers = providers_after(first.channel, first.provider_used, tenant=first.tenant_id)
     if not providers:
         return "no next provider"
     refused = _claim(otp, reason=reason, now=now)

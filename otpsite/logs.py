@@ -27,7 +27,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from otpsite.redaction import redact_codes, redact_field
+from otpsite.redaction import redact_codes, redact_field, redact_opened_secrets
 
 _PLAIN_VALUE = re.compile(r"^[^\s\"'=\\\x00-\x1f\x7f]+$")
 LOGFMT_LINE = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -100,19 +100,24 @@ class RedactCodesFilter(logging.Filter):
         fields = getattr(record, "event_fields", None)
         if isinstance(fields, dict):
             # The event's own fields first (JSON writes them), then its line from them (logfmt).
-            event = redact_codes(str(getattr(record, "event", "")))
-            fields = {key: None if value is None else redact_codes(value) for key, value in fields.items()}
+            event = hide(str(getattr(record, "event", "")))
+            fields = {key: None if value is None else hide(value) for key, value in fields.items()}
             record.__dict__.update(event=event, event_fields=fields)
             record.msg, record.args = EventLine(event, fields), None
         message = record.getMessage()
-        redacted = redact_codes(message)
+        redacted = hide(message)
         if redacted != message or fields is not None:
             record.msg, record.args = redacted, None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = redact_codes(record.exc_text)
+            record.exc_text = hide(record.exc_text)
         return True
+
+
+def hide(text: str) -> str:
+    """Codes, and the tenant credentials this process has opened, out of a log record's text."""
+    return redact_opened_secrets(redact_codes(text))
 
 
 class LogfmtFormatter(logging.Formatter):

@@ -105,6 +105,16 @@ def redact_secrets(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+# Tenant credentials this process has opened (messaging.tenancy): hidden like the settings' ones.
+_opened_secrets: set[str] = set()
+
+
+def remember_secret(value: str) -> None:
+    """Hide `value` (a credential read from the database) wherever redact_credentials looks from now on."""
+    if len(value) >= 4:
+        _opened_secrets.add(value)
+
+
 def redact_credentials(text: str) -> str:
     """`text` with credential settings' values and credential-shaped parts replaced by ``[redacted]``."""
     for name in CREDENTIAL_SETTINGS:
@@ -113,6 +123,13 @@ def redact_credentials(text: str) -> str:
             text = text.replace(value, REDACTED)
     for pattern in _CREDENTIAL_PATTERNS:
         text = pattern.sub(rf"\1{REDACTED}", text)
+    return redact_opened_secrets(text)
+
+
+def redact_opened_secrets(text: str) -> str:
+    """`text` with every tenant credential this process has opened replaced by ``[redacted]``."""
+    for value in tuple(_opened_secrets):
+        text = text.replace(value, REDACTED)
     return text
 
 

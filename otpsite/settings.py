@@ -15,6 +15,8 @@ from urllib.parse import quote
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from otpsite import secretbox
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -286,6 +288,18 @@ OTP_RECOVERY_GRACE_SECONDS = env.float("OTP_RECOVERY_GRACE_SECONDS", default=10.
 # --- OTP ---------------------------------------------------------------------------------
 
 OTP_HMAC_KEY = env.str("OTP_HMAC_KEY", default="") or f"otp-hmac:{SECRET_KEY}"
+
+# --- Tenant provider credentials (messaging/tenancy, otpsite/secretbox.py) ----------------
+# Fernet keys (urlsafe base64 of 32 bytes), comma-separated: the first encrypts, every one decrypts
+# (rotation: put the new key first, run `manage.py rotate_credentials`, then drop the old one).
+# With DEBUG on (make run) a development key derived from SECRET_KEY stands in; with DEBUG off there
+# is no default: tenant credentials can then be neither stored nor read (a clear error says so).
+CREDENTIALS_ENCRYPTION_KEYS = env.list("CREDENTIALS_ENCRYPTION_KEYS", default=[])
+if not CREDENTIALS_ENCRYPTION_KEYS and DEBUG:
+    CREDENTIALS_ENCRYPTION_KEYS = [secretbox.development_key(SECRET_KEY)]
+if not DEBUG and secretbox.development_key(_DEV_SECRET) in CREDENTIALS_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured("CREDENTIALS_ENCRYPTION_KEYS holds the development key; set your own when DEBUG is off.")
+secretbox.check_keys(CREDENTIALS_ENCRYPTION_KEYS, variable="CREDENTIALS_ENCRYPTION_KEYS")
 OTP_LENGTH = env.int("OTP_LENGTH", default=6)
 if OTP_LENGTH < 6:
     raise ImproperlyConfigured("OTP_LENGTH must be at least 6.")

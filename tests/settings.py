@@ -22,6 +22,7 @@ _TEST_ENV = {
     "PROVIDER_CONNECT_TIMEOUT": "1",
     "PROVIDER_READ_TIMEOUT": "1.5",
     "LOG_LEVEL": "INFO",
+    "CREDENTIALS_ENCRYPTION_KEYS": "dGVzdC1vbmx5LWNyZWRlbnRpYWxzLWtleS0wMTIzNDU=",
 }
 for _name, _value in _TEST_ENV.items():
     os.environ.setdefault(_name, _value)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('messaging', '0009_log_tenant_id'),
+        ('messaging', '0010_tenant_providers'),
     ]
 
     operations = [

@@ -10,9 +10,10 @@ from botocore.config import Config
 from botocore.credentials import create_credential_resolver
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
-from messaging.providers.base import ProviderError
-from messaging.providers.pools import http_pool_size, one_per_process
+from messaging.providers.base import Credential, ProviderError
+from messaging.providers.pools import PerCredential, http_pool_size, one_per_process
 
 
 def aws_is_configured() -> bool:
@@ -34,31 +35,53 @@ def _botocore_session() -> botocore.session.Session:
     return session
 
 
-def aws_client(service: str) -> Any:
-    """The service's client for the current settings (built once per process per setting)."""
-    return _client(
-        service,
-        settings.AWS_REGION or None,
-        settings.AWS_ENDPOINT_URL or None,
-        float(settings.PROVIDER_CONNECT_TIMEOUT),
-        float(settings.PROVIDER_READ_TIMEOUT),
-        http_pool_size(),
-    )
+@sensitive_variables("values")
+def aws_client(service: str, credential: Credential | None = None) -> Any:
+    """The service's client for the current settings (built once per process per setting), or for a
+    tenant's own keys and region (once per process per credential)."""
+    endpoint = settings.AWS_ENDPOINT_URL or None
+    shape = (float(settings.PROVIDER_CONNECT_TIMEOUT), float(settings.PROVIDER_READ_TIMEOUT), http_pool_size())
+    if credential is None:
+        return _client(service, settings.AWS_REGION or None, endpoint, *shape)
+    values = credential.values
+    region = values.get("AWS_REGION") or settings.AWS_REGION or None
+
+    def build() -> Any:
+        session = boto3.session.Session(
+            aws_access_key_id=values.get("AWS_ACCESS_KEY_ID"), aws_secret_access_key=values.get("AWS_SECRET_ACCESS_KEY")
+        )
+        return _build(session, service, region, endpoint, *shape)
+
+    return _tenant_clients.get(credential, (service, region, endpoint, *shape), build)
+
+
+def aws_credential_complete(credential: Credential) -> bool:
+    values = credential.values
+    has_region = values.get("AWS_REGION") or settings.AWS_REGION
+    return bool(values.get("AWS_ACCESS_KEY_ID") and values.get("AWS_SECRET_ACCESS_KEY") and has_region)
+
+
+_tenant_clients: PerCredential[Any] = PerCredential()
 
 
 @one_per_process
 def _client(service: str, region: str | None, endpoint: str | None, connect: float, read: float, pool: int) -> Any:
     """Built under a lock (creating boto3 clients from threads at once is not safe; using one is)."""
+    return _build(boto3.session.Session(), service, region, endpoint, connect, read, pool)
+
+
+def _build(session: Any, service: str, region: str | None, endpoint: str | None, *shape: float) -> Any:
+    connect, read, pool = shape
     # Retries belong to the failover loop and Celery, so the SDK makes exactly one attempt. The
     # pool keeps one connection alive per call the worker can have in flight.
     config = Config(
         connect_timeout=connect,
         read_timeout=read,
         retries={"total_max_attempts": 1, "mode": "standard"},
-        max_pool_connections=pool,
+        max_pool_connections=int(pool),
         tcp_keepalive=True,
     )
-    return boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint, config=config)
+    return session.client(service, region_name=region, endpoint_url=endpoint, config=config)
 
 
 def aws_error(err: Exception, *, recipient_faults: dict[str, tuple[str, ...]]) -> ProviderError:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
@@ -126,8 +126,34 @@ def encoding_error(err: Exception, recipients: Iterable[str]) -> ProviderError:
     return ProviderError(f"recipient cannot be encoded: {type(err).__name__}", recipient_fault=True, code="Encoding")
 
 
+@dataclass(frozen=True, repr=False, eq=False)
+class Credential:
+    """A tenant's own account at one provider, opened from its encrypted row (messaging.tenancy).
+
+    `values` maps setting names (TWILIO_AUTH_TOKEN, SMTP_HOST, ...) to the tenant's values; a
+    provider reads them in place of the platform's settings. Its repr names no value.
+    """
+
+    id: int
+    version: int
+    tenant: str
+    provider: str
+    values: Mapping[str, str]
+    #: The settings this credential stands in for (its provider's credential_fields): for these a
+    #: provider reads the tenant's value, "" when the tenant left one empty, never the platform's.
+    fields: frozenset[str] = frozenset()
+    #: The names among `values` that are secrets: hidden from every error text.
+    secret_names: frozenset[str] = frozenset()
+
+    def __repr__(self) -> str:
+        return f"Credential(id={self.id}, tenant={self.tenant!r}, provider={self.provider!r}, version={self.version})"
+
+    def secrets(self) -> list[str]:
+        return [self.values[name] for name in self.secret_names if self.values.get(name)]
+
+
 class Provider(ABC):
-    """A channel's way out through one service."""
+    """A channel's way out through one service: the platform's account, or a tenant's `credential`."""
 
     #: Registry key, as named in MESSAGING_EMAIL_PROVIDERS / MESSAGING_SMS_PROVIDERS.
     name: ClassVar[str]
@@ -135,10 +161,38 @@ class Provider(ABC):
     display_name: ClassVar[str]
     channel: ClassVar[Channel]
 
+    def __init__(self, credential: Credential | None = None) -> None:
+        self.credential = credential
+
     @classmethod
     @abstractmethod
     def is_configured(cls) -> bool:
         """Whether this provider has what it needs (credentials, host) to be called."""
+
+    def setting(self, name: str) -> Any:
+        """The tenant credential's value for setting `name` when it holds one, else the platform's.
+
+        A tenant's secrets never mix with the platform's: a credential field left empty stays empty.
+        """
+        if self.credential is not None and (name in self.credential.fields or name in self.credential.values):
+            return self.credential.values.get(name, "")
+        return getattr(settings, name)
+
+    def configured(self) -> bool:
+        """is_configured() for the platform's account; for a tenant's, whether its credential is complete."""
+        return type(self).is_configured() if self.credential is None else self.credential_complete()
+
+    def sender_of(self, message: EmailMessage) -> tuple[str, str]:
+        """(address, name) to send from: the tenant credential's when it names one, else the message's
+        or the platform's (OTP_FROM_EMAIL, OTP_FROM_NAME)."""
+        own = self.credential.values.get("OTP_FROM_EMAIL", "") if self.credential is not None else ""
+        address = own or message.from_email or settings.OTP_FROM_EMAIL
+        name = self.credential.values.get("OTP_FROM_NAME", "") if own and self.credential is not None else ""
+        return address, name or message.from_name or settings.OTP_FROM_NAME
+
+    def credential_complete(self) -> bool:
+        """Whether the tenant credential holds what a call needs (providers with credentials override it)."""
+        return True
 
     @abstractmethod
     def send(self, message: Message) -> SendResult:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from messaging.providers.base import Credential
 
 T = TypeVar("T")
 
@@ -48,3 +51,30 @@ def one_per_process(factory: Callable[..., T]) -> OnePerProcess[T]:
 def http_pool_size() -> int:
     """Connections each provider keeps alive per process: one per call the worker can have in flight."""
     return int(settings.PROVIDER_HTTP_POOL_SIZE)
+
+
+class PerCredential(Generic[T]):
+    """SDK clients of tenants' own accounts: one per (provider, credential id) in this process.
+
+    A client is kept for one version of its credential and for the `shape` (endpoint, timeouts, pool
+    size) it was built with; a new version (the tenant changed its keys) or shape builds a new one in
+    its place, so a process holds at most one client per credential. Keyed by ids, never by secrets.
+    """
+
+    def __init__(self) -> None:
+        self.built: dict[tuple[str, int], tuple[int, tuple[Hashable, ...], T]] = {}
+
+    def get(self, credential: Credential, shape: tuple[Hashable, ...], build: Callable[[], T]) -> T:
+        key = (credential.provider, credential.id)
+        found = self.built.get(key)
+        if found is not None and found[0] == credential.version and found[1] == shape:
+            return found[2]
+        with _build_lock:
+            found = self.built.get(key)
+            if found is None or found[0] != credential.version or found[1] != shape:
+                found = self.built[key] = (credential.version, shape, build())
+            return found[2]
+
+    def cache_clear(self) -> None:
+        with _build_lock:
+            self.built.clear()

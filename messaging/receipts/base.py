@@ -14,6 +14,7 @@ from messaging import events, metrics, resend_handlers
 from messaging.breaker import Permit, breaker_for
 from messaging.models import Blame, CommunicationLog, DeliveryReceipt, MessageStatus, ReceiptEvent
 from messaging.receipts.breaker_share import receipt_may_count_against_breaker
+from messaging.tenancy.routing import breaker_name_for
 from otpsite.logs import log_event
 
 logger = logging.getLogger("messaging.receipts")
@@ -150,7 +151,9 @@ def _move_status(log: CommunicationLog, receipt: Receipt, *, now: datetime) -> N
 def _after_provider_failure(log: CommunicationLog, receipt: Receipt, reason: str) -> None:
     if receipt.blame == Blame.PROVIDER and receipt_may_count_against_breaker(receipt.provider, now=timezone.now()):
         # A provider that accepts messages and then drops them is as broken as one that refuses them.
-        breaker_for(receipt.provider).record_failure(Permit(provider=receipt.provider, store=""), reason)
+        # A tenant's own account has its own breaker (messaging.tenancy.routing).
+        breaker = breaker_name_for(log, receipt.provider)
+        breaker_for(breaker).record_failure(Permit(provider=breaker, store=""), reason)
     if "resend_of" not in log.metadata:
         # The layer that sent this kind of message decides whether and how to send it again.
         resend_handlers.request_resend(str(log.metadata.get("kind", "")), log.pk, reason)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import uuid
 
@@ -11,10 +12,19 @@ MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC\w+)/Messages\.json
 
 
 class TwilioStandIn(HttpStandIn):
+    """Once told its `accounts` (SID -> auth token), it checks each call's HTTP basic auth against the
+    account in the URL, as Twilio does, and refuses any other with 401 (code 20003)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.accounts: dict[str, str] = {}
+
     def answer_ok(self, request: ReceivedRequest) -> Answer:
         match = MESSAGES_PATH.match(request.path)
         if not match:
             return Answer(404, {"code": 20404, "message": "The requested resource was not found", "status": 404})
+        if self.accounts and basic_auth(request) != (match["sid"], self.accounts.get(match["sid"])):
+            return Answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
         form = request.form()
         return Answer(
             201,
@@ -39,3 +49,18 @@ class TwilioStandIn(HttpStandIn):
     def messages(self) -> list[dict[str, str]]:
         """The form bodies of the message creations received, in order."""
         return [request.form() for request in self.requests if MESSAGES_PATH.match(request.path)]
+
+
+def basic_auth(request: ReceivedRequest) -> tuple[str, str] | None:
+    """(user, password) of the request's HTTP basic auth, if it has one."""
+    kind, _, encoded = request.headers.get("Authorization", "").partition(" ")
+    if kind != "Basic":
+        return None
+    user, _, password = base64.b64decode(encoded).decode().partition(":")
+    return user, password
+
+
+def account_of(request: ReceivedRequest) -> str:
+    """The account SID whose Messages URL the request called."""
+    match = MESSAGES_PATH.match(request.path)
+    return match["sid"] if match else ""

@@ -1,4 +1,5 @@
-"""`python manage.py messaging_breakers [--reset NAME]`: every provider's circuit breaker."""
+"""`python manage.py messaging_breakers [--reset NAME] [--tenants]`: every provider's circuit breaker
+(and with --tenants the tenants' own breakers that are not closed)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from messaging import registry
 from messaging.breaker import BreakerSnapshot, all_breakers, reset_breaker
+from messaging.tenancy.breakers import tenant_breaker_names, troubled_tenant_breakers
 
 COLUMNS = ("provider", "state", "failures", "successes", "opened_at", "next_attempt_at", "store", "last_error")
 
@@ -34,15 +36,19 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--reset", metavar="NAME", help=f"provider to reset, one of: {', '.join(registry.names())}")
+        parser.add_argument(
+            "--tenants", action="store_true", help="also tenants' own breakers that are not closed (provider@tenant#id)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         name = options.get("reset")
         if name:
-            if name not in registry.names():
+            known = tenant_breaker_names() if "@" in name else registry.names()  # provider@tenant#id: a tenant's
+            if name not in known:
                 raise CommandError(f"unknown provider {name!r}; known: {', '.join(registry.names())}")
             reset_breaker(name)
             self.stdout.write(self.style.SUCCESS(f"reset {name}: closed, no failures"))
-        snapshots = all_breakers()
+        snapshots = all_breakers() + (troubled_tenant_breakers() if options.get("tenants") else [])
         rows = [COLUMNS, *(row(s) for s in snapshots)]
         widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
         for line in rows:

@@ -21,4 +21,6 @@ PROVIDER = ProviderEntry(
     price={"per_message": Decimal("0.000067"), "free_per_month": 3000},
     expects_receipts=expects_receipts,
     webhooks="messaging.providers.sendgrid.webhook",
+    credential_fields=("SENDGRID_API_KEY", "SENDGRID_WEBHOOK_PUBLIC_KEY", "OTP_FROM_EMAIL", "OTP_FROM_NAME"),
+    secret_fields=("SENDGRID_API_KEY",),
 )

@@ -40,19 +40,32 @@ def _verifier(public_key: str) -> EventWebhook:
     return EventWebhook(public_key)
 
 
-def verify_sendgrid(*, body: bytes, signature: str, timestamp: str, now: datetime) -> None:
-    """Raise ReceiptRefused unless the body is signed by our key at a timestamp within the window."""
-    if not settings.SENDGRID_WEBHOOK_PUBLIC_KEY or not signature or not timestamp.isdigit():
+def verify_sendgrid(*, body: bytes, signature: str, timestamp: str, now: datetime, key: str | None = None) -> None:
+    """Raise ReceiptRefused unless the body is signed under `key` (default: the platform's
+    SENDGRID_WEBHOOK_PUBLIC_KEY) at a timestamp within the window."""
+    key = settings.SENDGRID_WEBHOOK_PUBLIC_KEY if key is None else key
+    if not key or not signature or not timestamp.isdigit():
         raise ReceiptRefused("missing signature")
     try:
-        valid = _verifier(settings.SENDGRID_WEBHOOK_PUBLIC_KEY).verify_signature(
-            body.decode("utf-8"), signature, timestamp
-        )
+        valid = _verifier(key).verify_signature(body.decode("utf-8"), signature, timestamp)
     except (ValueError, UnicodeDecodeError) as err:  # not base64, not DER, not text
         raise ReceiptRefused("bad signature") from err
     if not valid:
         raise ReceiptRefused("bad signature")
     refuse_if_stale(datetime.fromtimestamp(int(timestamp), UTC), now=now)
+
+
+def first_message_id(body: bytes) -> str:
+    """The message id of the batch's first event that names one, read before the signature is checked
+    (only to choose whose key checks it); "" when there is none or the body is not a batch."""
+    try:
+        events = json.loads(body)
+    except ValueError:
+        return ""
+    for event in events if isinstance(events, list) else []:
+        if isinstance(event, dict) and event.get("sg_message_id"):
+            return str(event["sg_message_id"]).split(".", 1)[0]
+    return ""
 
 
 def sendgrid_receipts(body: bytes) -> list[Receipt]:
@@ -71,7 +84,7 @@ def _receipt(event: dict[str, Any]) -> Receipt | None:
     if ours is None:
         return None
     # sg_message_id is the X-Message-Id of the send, followed by ".filter..." per recipient.
-    message_id = str(event.get("sg_message_id", "")).split(".", 1)[0]
+    message_id = str(event.get("sg_message_id", "")).split(".", 1)[0]  # as first_message_id reads it
     reason = str(event.get("reason") or event.get("response") or "")
     blame = str(Blame.NONE)
     if ours == ReceiptEvent.BOUNCED:

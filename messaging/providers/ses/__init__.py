@@ -21,4 +21,6 @@ PROVIDER = ProviderEntry(
     price={"per_message": Decimal("0.0001"), "free_per_month": 62000},
     expects_receipts=expects_receipts,
     webhooks="messaging.providers.ses.webhook",
+    credential_fields=("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "OTP_FROM_EMAIL", "OTP_FROM_NAME"),
+    secret_fields=("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
 )

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from email.utils import formataddr, make_msgid
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from django.conf import settings
 
 from messaging.models import Channel
-from messaging.providers.aws import aws_client, aws_error, aws_is_configured
+from messaging.providers.aws import aws_client, aws_credential_complete, aws_error, aws_is_configured
 from messaging.providers.base import EmailMessage, Message, Provider, SendResult, encoding_error
 from messaging.providers.mime import build_mime
 
@@ -52,10 +52,13 @@ class SESProvider(Provider):
     def is_configured(cls) -> bool:
         return aws_is_configured()
 
+    def credential_complete(self) -> bool:
+        return self.credential is not None and aws_credential_complete(self.credential)
+
     def send(self, message: Message) -> SendResult:
         assert isinstance(message, EmailMessage)
-        sender = message.from_email or settings.OTP_FROM_EMAIL
-        from_name = message.from_name or settings.OTP_FROM_NAME
+        sender, from_name = self.sender_of(message)
+        message = replace(message, from_email=sender, from_name=from_name)  # the raw MIME's From too
         request: dict[str, Any] = {
             "FromEmailAddress": formataddr((from_name, sender)),
             "Destination": {
@@ -69,7 +72,7 @@ class SESProvider(Provider):
         if message.tags:
             request["EmailTags"] = email_tags(message.tags)
         try:
-            response = aws_client("sesv2").send_email(**request)
+            response = aws_client("sesv2", self.credential).send_email(**request)
         except (ClientError, BotoCoreError) as err:
             raise aws_error(err, recipient_faults=SES_RECIPIENT_FAULTS) from err
         except UnicodeError as err:

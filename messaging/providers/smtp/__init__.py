@@ -11,4 +11,14 @@ PROVIDER = ProviderEntry(
     sender="messaging.providers.smtp.sender.SMTPProvider",
     label="SMTP",
     price={"per_message": Decimal("0"), "daily_quota": 500, "monthly_quota": 15000},
+    credential_fields=(
+        "SMTP_HOST",
+        "SMTP_PORT",
+        "SMTP_USE_TLS",
+        "SMTP_USER",
+        "SMTP_PASSWORD",
+        "OTP_FROM_EMAIL",
+        "OTP_FROM_NAME",
+    ),
+    secret_fields=("SMTP_PASSWORD",),
 )

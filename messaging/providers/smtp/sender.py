@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import smtplib
+from dataclasses import replace
 from email.utils import make_msgid
 from typing import Any
 
@@ -25,6 +26,11 @@ RCPT_REFUSALS: dict[int, dict[str, Any]] = {
 }
 # "... try again in 300 seconds", "greylisted for 5 minutes": the delay a greylisting server names.
 DELAY_IN_REPLY = re.compile(r"(\d{1,5})\s*(s|secs?|seconds?|mins?|minutes?)\b", re.IGNORECASE)
+
+
+def as_flag(value: bool | str) -> bool:
+    """A setting's bool, or a tenant credential's text ("1", "true", "yes", "on")."""
+    return value if isinstance(value, bool) else value.strip().lower() in ("1", "true", "yes", "on")
 
 
 def as_text(reply: bytes | str) -> str:
@@ -54,18 +60,25 @@ class SMTPProvider(Provider):
     def is_configured(cls) -> bool:
         return bool(settings.SMTP_HOST)
 
+    def credential_complete(self) -> bool:
+        return bool(self.setting("SMTP_HOST"))
+
     def send(self, message: Message) -> SendResult:
         assert isinstance(message, EmailMessage)
+        from_email, from_name = self.sender_of(message)
+        if self.credential is not None:
+            message = replace(message, from_email=from_email, from_name=from_name)
         message_id = make_msgid(domain=message.from_email.rpartition("@")[2] or "localhost")
         mime = build_mime(message, message_id=message_id)
         recipients = [message.to, *message.cc, *message.bcc]
         timeout = settings.PROVIDER_CONNECT_TIMEOUT + settings.PROVIDER_READ_TIMEOUT
+        host, port = self.setting("SMTP_HOST"), int(self.setting("SMTP_PORT") or settings.SMTP_PORT)
         try:
-            with smtplib.SMTP(settings.SMTP_HOST, settings.SMTP_PORT, timeout=timeout) as client:
-                if settings.SMTP_USE_TLS:
+            with smtplib.SMTP(host, port, timeout=timeout) as client:
+                if as_flag(self.setting("SMTP_USE_TLS")):
                     client.starttls()
-                if settings.SMTP_USER:
-                    client.login(settings.SMTP_USER, settings.SMTP_PASSWORD)
+                if self.setting("SMTP_USER"):
+                    client.login(self.setting("SMTP_USER"), self.setting("SMTP_PASSWORD"))
                 client.send_message(mime, from_addr=message.from_email, to_addrs=recipients)
         except smtplib.SMTPRecipientsRefused as err:
             code, reply = next(iter(err.recipients.values()))

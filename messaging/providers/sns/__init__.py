@@ -20,4 +20,6 @@ PROVIDER = ProviderEntry(
     label="AWS SNS",
     price={"per_message": Decimal("0.00645"), "free_per_month": 1000},
     expects_receipts=expects_receipts,
+    credential_fields=("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "SNS_SENDER_ID"),
+    secret_fields=("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
 )

@@ -8,7 +8,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
 from messaging.models import Channel
-from messaging.providers.aws import aws_client, aws_error, aws_is_configured
+from messaging.providers.aws import aws_client, aws_credential_complete, aws_error, aws_is_configured
 from messaging.providers.base import Message, Provider, SendResult, SmsMessage, encoding_error
 
 # AWS error code -> a word its message holds when the recipient is at fault. SNS answers
@@ -20,10 +20,12 @@ SNS_RECIPIENT_FAULTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def sms_attributes() -> dict[str, dict[str, str]]:
+def sms_attributes(sender_id: str | None = None) -> dict[str, dict[str, str]]:
+    """SNS's attributes for a transactional SMS from `sender_id` (default: settings.SNS_SENDER_ID)."""
+    sender_id = settings.SNS_SENDER_ID if sender_id is None else sender_id
     attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
-    if settings.SNS_SENDER_ID:
-        attributes["AWS.SNS.SMS.SenderID"] = {"DataType": "String", "StringValue": settings.SNS_SENDER_ID}
+    if sender_id:
+        attributes["AWS.SNS.SMS.SenderID"] = {"DataType": "String", "StringValue": sender_id}
     return attributes
 
 
@@ -36,15 +38,18 @@ class SNSProvider(Provider):
     def is_configured(cls) -> bool:
         return aws_is_configured()
 
+    def credential_complete(self) -> bool:
+        return self.credential is not None and aws_credential_complete(self.credential)
+
     def send(self, message: Message) -> SendResult:
         assert isinstance(message, SmsMessage)
         request: dict[str, Any] = {
             "PhoneNumber": message.to,
             "Message": message.body,
-            "MessageAttributes": sms_attributes(),
+            "MessageAttributes": sms_attributes(self.setting("SNS_SENDER_ID")),
         }
         try:
-            response = aws_client("sns").publish(**request)
+            response = aws_client("sns", self.credential).publish(**request)
         except (ClientError, BotoCoreError) as err:
             raise aws_error(err, recipient_faults=SNS_RECIPIENT_FAULTS) from err
         except UnicodeError as err:

@@ -21,4 +21,6 @@ PROVIDER = ProviderEntry(
     price={"per_message": Decimal("0.0075")},
     expects_receipts=expects_receipts,
     webhooks="messaging.providers.twilio.webhook",
+    credential_fields=("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER", "TWILIO_MESSAGING_SERVICE_SID"),
+    secret_fields=("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"),
 )

@@ -46,12 +46,13 @@ def status_callback_url() -> str:
     return f"{base}{WEBHOOK_PATH}" if base else ""
 
 
-def verify_twilio(*, url: str, form: Mapping[str, str], signature: str) -> None:
-    """Raise ReceiptRefused unless `signature` is Twilio's for (url, form) under our auth token.
+def verify_twilio(*, url: str, form: Mapping[str, str], signature: str, token: str | None = None) -> None:
+    """Raise ReceiptRefused unless `signature` is Twilio's for (url, form) under the auth token of the
+    account the message was sent with (`token`; default: the platform's TWILIO_AUTH_TOKEN).
 
     Twilio signs no timestamp, so a replay cannot be told apart; receipts are idempotent instead.
     """
-    token = settings.TWILIO_AUTH_TOKEN
+    token = settings.TWILIO_AUTH_TOKEN if token is None else token
     # RequestValidator("") validates what anyone signs with the empty key: no token, no callbacks.
     if not token.strip() or not signature:
         raise ReceiptRefused("missing signature")
@@ -59,9 +60,13 @@ def verify_twilio(*, url: str, form: Mapping[str, str], signature: str) -> None:
         raise ReceiptRefused("bad signature")
 
 
+def message_sid(form: Mapping[str, str]) -> str:
+    return form.get("MessageSid") or form.get("SmsSid") or ""
+
+
 def twilio_receipts(form: Mapping[str, str]) -> list[Receipt]:
     """The receipt a verified status callback carries; none for statuses that say nothing new."""
-    sid = form.get("MessageSid") or form.get("SmsSid") or ""
+    sid = message_sid(form)
     status = form.get("MessageStatus") or form.get("SmsStatus") or ""
     if not sid or not status:
         raise MalformedReceipt("MessageSid and MessageStatus are required")

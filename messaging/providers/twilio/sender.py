@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
 from requests.exceptions import RequestException
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
@@ -13,7 +14,7 @@ from twilio.rest import Client
 
 from messaging.models import Channel
 from messaging.providers.base import Message, Provider, ProviderError, SendResult, SmsMessage, encoding_error
-from messaging.providers.pools import http_pool_size, one_per_process
+from messaging.providers.pools import PerCredential, http_pool_size, one_per_process
 from messaging.providers.twilio.receipts import status_callback_url
 
 # Twilio error codes that blame the recipient: the chain stops and the breaker does not count them.
@@ -45,12 +46,17 @@ class TimedHttpClient(TwilioHttpClient):
             self.session.mount(scheme, HTTPAdapter(pool_connections=1, pool_maxsize=pool, max_retries=0))
 
 
-@one_per_process
-def twilio_client(sid: str, token: str, base_url: str, connect: float, read: float, pool: int) -> Client:
-    """One client (and connection pool) per process and setting, built once under a lock."""
+@sensitive_variables("sid", "token")
+def build_twilio_client(sid: str, token: str, base_url: str, connect: float, read: float, pool: int) -> Client:
     client = Client(sid, token, http_client=TimedHttpClient(connect=connect, read=read, pool=pool))
     client.api.base_url = base_url  # the SDK's per-domain override; the stand-in takes its place
     return client
+
+
+# One client (and connection pool) per process and setting, built once under a lock; tenants' own
+# accounts get one per credential (PerCredential).
+twilio_client = one_per_process(build_twilio_client)
+tenant_twilio_clients: PerCredential[Client] = PerCredential()
 
 
 def twilio_error(err: TwilioRestException | TwilioServiceException) -> ProviderError:
@@ -76,21 +82,30 @@ class TwilioProvider(Provider):
         has_sender = settings.TWILIO_FROM_NUMBER or settings.TWILIO_MESSAGING_SERVICE_SID
         return bool(settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN and has_sender)
 
-    def send(self, message: Message) -> SendResult:
-        assert isinstance(message, SmsMessage)
-        client = twilio_client(
-            settings.TWILIO_ACCOUNT_SID,
-            settings.TWILIO_AUTH_TOKEN,
+    def credential_complete(self) -> bool:
+        has_sender = self.setting("TWILIO_FROM_NUMBER") or self.setting("TWILIO_MESSAGING_SERVICE_SID")
+        return bool(self.setting("TWILIO_ACCOUNT_SID") and self.setting("TWILIO_AUTH_TOKEN") and has_sender)
+
+    @sensitive_variables("sid", "token")
+    def client(self) -> Client:
+        shape = (
             settings.TWILIO_API_BASE_URL,
             float(settings.PROVIDER_CONNECT_TIMEOUT),
             float(settings.PROVIDER_READ_TIMEOUT),
             http_pool_size(),
         )
+        sid, token = self.setting("TWILIO_ACCOUNT_SID"), self.setting("TWILIO_AUTH_TOKEN")
+        if self.credential is None:
+            return twilio_client(sid, token, *shape)
+        return tenant_twilio_clients.get(self.credential, shape, lambda: build_twilio_client(sid, token, *shape))
+
+    def send(self, message: Message) -> SendResult:
+        assert isinstance(message, SmsMessage)
+        client = self.client()
         # A messaging service picks its own sender from its pool; otherwise the one number.
+        service_sid = self.setting("TWILIO_MESSAGING_SERVICE_SID")
         sender = (
-            {"messaging_service_sid": settings.TWILIO_MESSAGING_SERVICE_SID}
-            if settings.TWILIO_MESSAGING_SERVICE_SID
-            else {"from_": settings.TWILIO_FROM_NUMBER}
+            {"messaging_service_sid": service_sid} if service_sid else {"from_": self.setting("TWILIO_FROM_NUMBER")}
         )
         # Delivery receipts come back to /webhooks/twilio once the public base URL is known.
         callback = status_callback_url()
