@@ -19,7 +19,7 @@ from messaging.tenancy.models import ProviderCredential, TenantChain
 from tests.conftest import ROOT
 from tests.messaging.test_tenant_providers import send_email
 from tests.otp.test_end_to_end import redis_keys_containing, tables_containing
-from tests.test_security_settings import BASE_ENV
+from tests.otpsite.test_security_settings import BASE_ENV
 
 pytestmark = [
     pytest.mark.django_db,
