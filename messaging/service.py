@@ -213,6 +213,7 @@ def record_sent(
     attempt = new_attempt(log, provider, AttemptOutcome.SENT, started, reason=reason)
     set_sent(log, provider=provider, provider_message_id=provider_message_id, cost=cost)
     one_statement.insert_and_update(attempt, log, SENT_FIELDS)
+    pricing.count_use(provider, at=log.sent_at or timezone.now())
     attempt_recorded(log, attempt)
     metrics.message_sent(log, failover=provider not in registry.chain_names(log.channel)[:1])
 
