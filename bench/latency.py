@@ -228,7 +228,8 @@ def report(rows: list[tuple[str, float, float, int, int]], delay: float) -> None
         print(f"| {provider} | {baseline:.0f} | {ours:.0f} | {ours / baseline:.2f} | {baseline_peak} / {ours_peak} |")
     print()
     print("Worker CPU seconds per round (start-up included): " + ", ".join(f"{k} {v:.1f}" for k, v in CPU.items()))
-    print("Worker CPU ms per task (start-up excluded): " + ", ".join(f"{k} {v:.2f}" for k, v in CPU_PER_TASK_MS.items()))
+    per_task = ", ".join(f"{k} {v:.2f}" for k, v in CPU_PER_TASK_MS.items())
+    print(f"Worker CPU ms per task (start-up excluded): {per_task}")
 
 
 if __name__ == "__main__":

@@ -8,10 +8,10 @@ Usage (from the repository root; PostgreSQL and Redis on 127.0.0.1, e.g. after `
 
 The same database and Redis dbs as bench/send_path.py (emptied here; move them with
 BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_BROKER_URL). The stack runs as docker-compose runs it:
-gunicorn with WEB_CONCURRENCY sync workers (4 unless set, as deploy/gunicorn.conf.py), one Celery worker with the app's own pool and size (threads,
-CELERY_WORKER_CONCURRENCY). SMS goes to Twilio (the real SDK against a stand-in in this process),
-then SNS (boto3 against moto, through a proxy); both answer `--delays` seconds late, over
-kept-alive connections (tests/standins/latency.py).
+gunicorn with WEB_CONCURRENCY sync workers (4 unless set, as deploy/gunicorn.conf.py), one Celery
+worker with the app's own pool and size (threads, CELERY_WORKER_CONCURRENCY). SMS goes to Twilio
+(the real SDK against a stand-in in this process), then SNS (boto3 against moto, through a proxy);
+both answer `--delays` seconds late, over kept-alive connections (tests/standins/latency.py).
 
 Two runs per latency: every provider healthy, then Twilio answering 503 to every other call (after
 the same delay; the breaker decides what happens next; the code goes to SNS). A separate process

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Literal, cast
 
 import redis
 from django.db.models import QuerySet
@@ -88,13 +88,13 @@ def sent_in(provider: str, period: Period, *, now: datetime) -> int:
     key = counter_key(provider, period, start)
     try:
         client = get_redis()
-        found = client.get(key)
+        found = cast("bytes | None", client.get(key))
         if found is not None:
             return int(found)
         seeded = _count_rows(provider, start, end)
         ttl = max(1, min(RESEED_SECONDS, int((end - now).total_seconds()) + 1))
         client.set(key, seeded, nx=True, ex=ttl)
-        found = client.get(key)
+        found = cast("bytes | None", client.get(key))
         return seeded if found is None else int(found)
     except redis.RedisError:
         logger.warning("usage counter unreachable; counting rows", extra={"provider": provider})

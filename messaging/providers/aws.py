@@ -39,7 +39,7 @@ _configured_answer: dict[tuple[object, ...], bool] = {}
 
 def _configuration_inputs() -> tuple[object, ...]:
     environment = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
-    files = []
+    files: list[int | None] = []
     for variable, default in (
         ("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
         ("AWS_CONFIG_FILE", "~/.aws/config"),

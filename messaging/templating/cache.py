@@ -17,6 +17,7 @@ process's threads: callers only read it.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 import time
@@ -79,7 +80,6 @@ def templates_changed(**_: Any) -> None:
 
 
 def _new_generation() -> None:
-    try:
+    # Unreachable Redis: MAX_AGE_SECONDS still bounds how long a process keeps the old answers.
+    with contextlib.suppress(redis.RedisError):
         get_redis().set(generation_key(), secrets.token_hex(8))
-    except redis.RedisError:
-        pass  # MAX_AGE_SECONDS still bounds how long a process keeps the old answers
