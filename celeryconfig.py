@@ -115,9 +115,11 @@ broker_connection_timeout = 1.0
 # What a task prints (the console SMS provider) stays on stdout instead of becoming a log record.
 worker_redirect_stdouts = False
 
-# Flower and `celery events` see task progress from the moment a worker receives a task.
+# Task events (Flower's task list, `celery events`) only when CELERY_WORKER_SEND_TASK_EVENTS asks:
+# each task's events cost a publish (otpsite/settings.py). Worker heartbeats are sent regardless.
+# workers.flower stops Flower turning them on in every worker behind this setting's back.
 # task_send_sent_event stays off: it adds a second Redis round trip to every publish from the web.
-worker_send_task_events = True
+worker_send_task_events = settings.CELERY_WORKER_SEND_TASK_EVENTS
 task_send_sent_event = False
 
 # Celery's Django fixup closes the database connection around every task unless told to reuse

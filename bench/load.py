@@ -8,10 +8,10 @@ Usage (from the repository root; PostgreSQL and Redis on 127.0.0.1, e.g. after `
 
 The same database and Redis dbs as bench/send_path.py (emptied here; move them with
 BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_BROKER_URL). The stack runs as docker-compose runs it:
-gunicorn with 2 sync workers, one Celery worker with the app's own pool and size (threads,
-CELERY_WORKER_CONCURRENCY). SMS goes to Twilio (the real SDK against a stand-in in this process),
-then SNS (boto3 against moto, through a proxy); both answer `--delays` seconds late, over
-kept-alive connections (tests/standins/latency.py).
+gunicorn with WEB_CONCURRENCY sync workers (4 unless set, as deploy/gunicorn.conf.py), one Celery
+worker with the app's own pool and size (threads, CELERY_WORKER_CONCURRENCY). SMS goes to Twilio
+(the real SDK against a stand-in in this process), then SNS (boto3 against moto, through a proxy);
+both answer `--delays` seconds late, over kept-alive connections (tests/standins/latency.py).
 
 Two runs per latency: every provider healthy, then Twilio answering 503 to every other call (after
 the same delay; the breaker decides what happens next; the code goes to SNS). A separate process
@@ -136,7 +136,8 @@ def run(args: argparse.Namespace, workdir: Path, tag: str) -> dict[str, Any]:
 
     port = support.free_port()
     out = workdir / f"client-{tag}.json"
-    with support.gunicorn(port, workers=2, output_path=workdir / f"gunicorn-{tag}.log"):
+    workers = int(os.environ.get("WEB_CONCURRENCY") or 4)  # deploy/gunicorn.conf.py's default
+    with support.gunicorn(port, workers=workers, output_path=workdir / f"gunicorn-{tag}.log"):
         worker = support.start_worker(f"load-{tag}", workdir / f"worker-{tag}.log", concurrency=None)
         try:
             time.sleep(2.0)  # let the worker finish importing

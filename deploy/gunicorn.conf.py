@@ -16,7 +16,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from observability.multiprocess import mark_dead, reset_multiproc_dir
 
 wsgi_app = "otpsite.wsgi:application"
-workers = 2
+# Sync workers: each serves one request at a time and holds one database connection (README,
+# "Worker capacity", for the connection arithmetic). A send answers in a few ms of CPU, so 2 per
+# core keeps both cores busy while one worker waits on PostgreSQL or Redis. Not os.cpu_count():
+# in a container it counts the host's cores, and each worker is a database connection.
+workers = int(os.environ.get("WEB_CONCURRENCY") or 4)
 timeout = 30
 
 # LOG_FORMAT=json (see otpsite/settings.py): gunicorn's own lines are JSON objects too.

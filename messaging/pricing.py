@@ -4,8 +4,8 @@ A provider's price is its registry entry's `price` (messaging/providers/<name>/_
 the operator's settings.MESSAGING_PRICES (MESSAGING_PRICES_JSON) merged over it field by field: a
 `per_message` price (USD) and optionally `free_per_month` (messages a month at no charge),
 `daily_quota` and `monthly_quota` (hard caps: once spent the failover loop skips the provider).
-Use so far is counted from CommunicationLog rows the provider sent (provider_used, sent_at) in the
-current UTC day and month.
+Use so far is the number of CommunicationLog rows the provider sent (provider_used, sent_at) in the
+current UTC day and month, read from a Redis counter seeded from those rows (messaging/usage.py).
 
 Scenario pricing (price_scenario) follows the rule the failover loop itself follows with every
 provider healthy: each message goes to the first provider in the chain whose quota is not spent.
@@ -26,7 +26,7 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from messaging import registry
+from messaging import registry, usage
 from messaging.models import CommunicationLog
 
 CENT = Decimal("0.01")
@@ -56,6 +56,11 @@ class Price:
         """How many messages the quotas let through in a month of `days` days (None: no cap)."""
         caps = [c for c in (self.monthly_quota, self.daily_quota and self.daily_quota * days) if c is not None]
         return min(caps) if caps else None
+
+    @property
+    def counts_use(self) -> bool:
+        """Whether the next message's price or admission depends on how many were sent already."""
+        return bool(self.free_per_month) or self.daily_quota is not None or self.monthly_quota is not None
 
 
 def price_of(provider: str) -> Price:
@@ -94,16 +99,22 @@ def sent_since(provider: str, since: datetime, *, now: datetime) -> int:
 def quota_spent(provider: str, *, now: datetime) -> bool:
     """Whether the provider's daily or monthly quota (UTC) leaves no room for one more message."""
     price = price_of(provider)
-    if price.daily_quota is not None and sent_since(provider, day_start(now), now=now) >= price.daily_quota:
+    if price.daily_quota is not None and usage.sent_in(provider, "day", now=now) >= price.daily_quota:
         return True
-    return price.monthly_quota is not None and sent_since(provider, month_start(now), now=now) >= price.monthly_quota
+    return price.monthly_quota is not None and usage.sent_in(provider, "month", now=now) >= price.monthly_quota
 
 
 def price_next(provider: str, *, now: datetime) -> Decimal:
     """The cost of the provider sending one more message now: free while this month's free tier lasts."""
     price = price_of(provider)
-    already_sent = sent_since(provider, month_start(now), now=now) if price.free_per_month else 0
+    already_sent = usage.sent_in(provider, "month", now=now) if price.free_per_month else 0
     return price.cost(1, already_sent=already_sent)
+
+
+def count_use(provider: str, *, at: datetime, count: int = 1) -> None:
+    """Count messages the provider sent (rows committed) towards its free tier and quotas, if it has any."""
+    if price_of(provider).counts_use:
+        usage.count_sent(provider, at=at, count=count)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from messaging import budgets, metrics, one_statement, registry
+from messaging import budgets, metrics, one_statement, pricing, registry
 from messaging.breaker import breaker_for
 from messaging.models import AttemptOutcome, Channel, CommunicationLog, DeliveryAttempt, MessageStatus
 from messaging.providers.base import Attachment, EmailMessage, Message, Provider, ProviderError, SmsMessage
@@ -228,6 +228,7 @@ def record_sent(
     attempt = new_attempt(log, provider, AttemptOutcome.SENT, started, reason=reason)
     set_sent(log, provider=provider, provider_message_id=provider_message_id, cost=cost)
     one_statement.insert_and_update(attempt, log, SENT_FIELDS)
+    pricing.count_use(provider, at=log.sent_at or timezone.now())
     attempt_recorded(log, attempt)
     metrics.message_sent(log, failover=provider not in registry.chain_names(log.channel)[:1])
 

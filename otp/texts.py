@@ -31,7 +31,7 @@ def rendered_texts(otp: OneTimeCode, code: str) -> dict[str, str] | None:
     for tenant in dict.fromkeys((otp.tenant_id, "")):
         template = store.current(tenant=tenant, name=OTP_TEMPLATE, channel=otp.channel, locale=locale)
         if template is None:
-            continue
+            break  # the lookup above took the built-in rows too: there is nothing for the next tenant
         main = template.body if otp.channel == "sms" else template.text
         if "code" not in placeholders([main]):
             continue

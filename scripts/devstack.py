@@ -151,6 +151,8 @@ def development_env() -> dict[str, str]:
     # The worker serves its own /metrics (the web's holds the web's counters only), on loopback.
     env.setdefault("WORKER_METRICS_PORT", str(WORKER_METRICS_PORT))
     env.setdefault("WORKER_METRICS_HOST", "127.0.0.1")
+    # Development: Flower lists each task (production leaves task events off; README, "Worker capacity").
+    env.setdefault("CELERY_WORKER_SEND_TASK_EVENTS", "1")
     env["PYTHONUNBUFFERED"] = "1"
     env["DEVSTACK_RUN_DIR"] = str(RUN_DIR)
     return env

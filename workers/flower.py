@@ -5,6 +5,12 @@ authentication even when --basic-auth is set. This entry point wraps those two h
 tornado's `authenticated`, as Flower's own pages are, then starts `celery -A workers flower` with
 the given options in this process. Without a login (FLOWER_BASIC_AUTH in the environment, which
 Flower reads itself and `ps` does not show, or --basic-auth / --auth) it refuses to start.
+
+Flower by default tells every worker to send task events once a minute (its --enable_events),
+which would overrule the workers' CELERY_WORKER_SEND_TASK_EVENTS (off by default: the events cost
+CPU on every task). This entry point passes --enable_events=False unless given --enable_events:
+Flower lists the workers from their heartbeats either way, and lists tasks from the workers that
+send task events (CELERY_WORKER_SEND_TASK_EVENTS=1).
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ def main(argv: list[str]) -> None:
     protect_every_page()
     from celery.bin.celery import main as celery_main
 
+    if not any(arg.startswith(("--enable_events", "--enable-events")) for arg in argv):
+        argv = ["--enable_events=False", *argv]
     sys.argv = ["celery", "-A", "workers", "flower", *argv]
     celery_main()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import boto3
@@ -19,10 +20,39 @@ from messaging.providers.pools import PerCredential, http_pool_size, one_per_pro
 def aws_is_configured() -> bool:
     """boto3 finds credentials (environment, profile, role) and a region.
 
-    Asked before every call, so it is resolved afresh each time (the environment may change) but on
-    one botocore session per process: a new credential resolver costs about 1 ms, a new boto3
-    Session about 13 ms (the session loads its data and config files once).
+    Asked before every call, so the answer follows what boto3 reads: it is kept while the region
+    setting, the AWS_* environment and the shared files' modification times stay the same (a few
+    µs to check), and resolved afresh when any of them changes (about 1 ms, on one botocore session
+    per process; a new boto3 Session costs about 13 ms). A role's credentials (container, instance)
+    are not looked up again while nothing else changes: a role taken away shows as failed calls.
     """
+    inputs = _configuration_inputs()
+    known = _configured_answer.get(inputs)
+    if known is None:
+        known = _configured_answer[inputs] = _resolve_configured()
+        if len(_configured_answer) > 64:  # a changing environment must not grow it without end
+            _configured_answer.clear()
+    return known
+
+
+_configured_answer: dict[tuple[object, ...], bool] = {}
+
+
+def _configuration_inputs() -> tuple[object, ...]:
+    environment = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
+    files: list[int | None] = []
+    for variable, default in (
+        ("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
+        ("AWS_CONFIG_FILE", "~/.aws/config"),
+    ):
+        try:
+            files.append(os.stat(os.path.expanduser(os.environ.get(variable, default))).st_mtime_ns)
+        except OSError:
+            files.append(None)
+    return (settings.AWS_REGION, environment, *files)
+
+
+def _resolve_configured() -> bool:
     session = _botocore_session()
     region = settings.AWS_REGION or session.get_config_variable("region")
     return bool(region) and create_credential_resolver(session).load_credentials() is not None

@@ -4,19 +4,33 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 from django.utils import translation
 
+from messaging.templating import cache
 from messaging.templating.models import MessageTemplate
 from messaging.templating.rendering import locale_candidates, render
 
 
 def current(*, tenant: str, name: str, channel: str, locale: str) -> MessageTemplate | None:
-    """The latest version of the best match: by locale (exact, language, `en`), the tenant's own before the built-in."""
+    """The latest version of the best match: by locale (exact, language, `en`), the tenant's own before the built-in.
+
+    Kept in this process until a template changes (messaging/templating/cache.py); callers only read it.
+    """
+    return cast(
+        "MessageTemplate | None",
+        cache.cached(
+            ("current", tenant, name, channel, locale),
+            lambda: _current(tenant=tenant, name=name, channel=channel, locale=locale),
+        ),
+    )
+
+
+def _current(*, tenant: str, name: str, channel: str, locale: str) -> MessageTemplate | None:
     candidates = locale_candidates(locale, settings.MESSAGES_DEFAULT_LOCALE)
     rows = list(
         MessageTemplate.objects.filter(tenant__in=[tenant, ""], name=name, channel=channel, locale__in=candidates)

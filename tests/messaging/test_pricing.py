@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from messaging.models import CommunicationLog, MessageStatus
-from messaging.pricing import Price, price_next, price_scenario, quota_spent
+from messaging.pricing import Price, count_use, price_next, price_scenario, quota_spent
 
 NOW = datetime(2025, 10, 15, 12, 0, tzinfo=UTC)
 
@@ -18,6 +18,7 @@ def sent_rows(provider: str, count: int, *, at: datetime) -> None:
         CommunicationLog(recipient="x", channel="email", status=MessageStatus.SENT, provider_used=provider, sent_at=at)
         for _ in range(count)
     )
+    count_use(provider, at=at, count=count)  # as record_sent does after its commit
 
 
 def test_a_price_counts_the_free_tier_first():

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 
 from messaging.providers.aws import aws_client
 from messaging.providers.base import SmsMessage
@@ -111,3 +112,22 @@ def test_aws_is_configured_follows_credentials_leaving_the_environment(aws, monk
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
     assert not aws_is_configured()
+
+
+def test_a_proxy_in_the_environment_when_the_client_is_built_stays_in_use(monkeypatch):
+    """The Twilio session reads the environment once (trust_env off per call), with the same answer."""
+    from messaging.providers.twilio.sender import twilio_client
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://egress-proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "")
+    twilio_client.cache_clear()
+    try:
+        session = twilio_client("AC" + "0" * 32, "token", "https://api.twilio.com", 1.0, 1.0, 4).http_client.session
+        monkeypatch.delenv("HTTPS_PROXY")
+
+        prepared = session.prepare_request(requests.Request("POST", "https://api.twilio.com/2010-04-01/x"))
+        found = session.merge_environment_settings(prepared.url, {}, None, None, None)
+        assert found["proxies"]["https"] == "http://egress-proxy.internal:3128"
+        assert session.trust_env is False
+    finally:
+        twilio_client.cache_clear()

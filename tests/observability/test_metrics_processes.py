@@ -91,6 +91,7 @@ def stack(tmp_path, settings, smtp_sink, silent_url, start_worker):
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "PROMETHEUS_MULTIPROC_DIR": str(web_dir),
         "PYTHONUNBUFFERED": "1",
+        "WEB_CONCURRENCY": "2",
     }
     port = free_port()
     web_log = tmp_path / "gunicorn.log"

@@ -85,7 +85,7 @@ def delivered_otp_tasks(flower: Flower) -> list[dict[str, Any]]:
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
 def test_flower_requires_basic_auth_and_lists_a_delivered_otp_task(client, smtp_sink, start_worker, flower) -> None:
-    worker = start_worker(concurrency=1)
+    worker = start_worker(concurrency=1, CELERY_WORKER_SEND_TASK_EVENTS="1")
 
     # Flower has the worker's heartbeats, so its event receiver will see the task's events too.
     def worker_seen() -> bool:
@@ -114,6 +114,32 @@ def test_flower_requires_basic_auth_and_lists_a_delivered_otp_task(client, smtp_
     # The task carries an id, never the code: nothing Flower shows holds it.
     task_page = flower.get("/api/tasks").text
     assert code not in task_page
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_by_default_flower_lists_the_worker_but_it_sends_no_task_events(client, smtp_sink, start_worker, flower):
+    worker = start_worker(concurrency=1)  # CELERY_WORKER_SEND_TASK_EVENTS unset: off
+
+    wait_for(
+        lambda: flower.get("/api/workers?status=1").json().get(worker.hostname) is True,
+        what="flower to hear the worker's heartbeats",
+        flower=flower,
+    )
+    response = client.post(
+        "/api/v1/auth/otp/send", {"email": "quiet@example.com", "purpose": "login"}, content_type="application/json"
+    )
+    assert response.status_code == 202
+    smtp_sink.wait_for(1)
+
+    def deliveries_done() -> int:
+        stats = flower.get("/api/workers?refresh=1").json().get(worker.hostname, {}).get("stats", {})
+        return int(stats.get("total", {}).get("workers.tasks.deliver_otp", 0))
+
+    # The worker says it ran the task (over the broker, after any event of it would have gone).
+    assert wait_for(deliveries_done, what="the worker's count of the delivery", flower=flower) == 1
+    assert delivered_otp_tasks(flower) == []
+    assert flower.get("/api/tasks").json() == {}
 
 
 @pytest.mark.integration

@@ -14,7 +14,7 @@ from twilio.rest import Client
 
 from messaging.models import Channel
 from messaging.providers.base import Message, Provider, ProviderError, SendResult, SmsMessage, encoding_error
-from messaging.providers.pools import PerCredential, http_pool_size, one_per_process
+from messaging.providers.pools import PerCredential, http_pool_size, one_per_process, read_environment_once
 from messaging.providers.twilio.receipts import status_callback_url
 
 # Twilio error codes that blame the recipient: the chain stops and the breaker does not count them.
@@ -48,7 +48,10 @@ class TimedHttpClient(TwilioHttpClient):
 
 @sensitive_variables("sid", "token")
 def build_twilio_client(sid: str, token: str, base_url: str, connect: float, read: float, pool: int) -> Client:
-    client = Client(sid, token, http_client=TimedHttpClient(connect=connect, read=read, pool=pool))
+    http = TimedHttpClient(connect=connect, read=read, pool=pool)
+    assert http.session is not None
+    read_environment_once(http.session, base_url)
+    client = Client(sid, token, http_client=http)
     client.api.base_url = base_url  # the SDK's per-domain override; the stand-in takes its place
     return client
 
