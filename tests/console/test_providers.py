@@ -48,7 +48,8 @@ def test_a_twilio_credential_set_in_the_console_carries_the_tenants_next_message
     token = f"acme-token-{secrets.token_hex(8)}"
     twilio_standin.accounts = {TWILIO_SID: "test-auth-token", ACME_SID: token}
 
-    # The tenant posted is ignored: the credential is the member's tenant's.
+    # No tenant to choose, and one posted is ignored: the credential is the member's tenant's.
+    assert 'name="tenant"' not in acme.client().get(f"{CREDENTIALS}add/").content.decode()
     response = acme.client().post(f"{CREDENTIALS}add/", {**twilio_form(token), "tenant": "globex"})
 
     assert response.status_code == 302, response.content.decode()[:2000]
