@@ -19,8 +19,8 @@ from accounts.keys import create_api_key
 from accounts.models import ApiKey, Tenant, TenantMember, TenantRole
 from messaging.budget_models import TenantBudget
 from messaging.models import CommunicationLog, DeliveryAttempt, DeliveryReceipt, MessageStatus
-from messaging.tenancy.models import ProviderCredential, TenantChain
 from messaging.templating.models import MessageTemplate
+from messaging.tenancy.models import ProviderCredential, TenantChain
 from notifications.models import CallbackDelivery, CallbackEndpoint, Message
 
 
@@ -70,9 +70,7 @@ def make_tenant(slug: str, *, cost: str = "0.0125", budget_cap: str = "50.00") -
     credential.save()
     chain = TenantChain.objects.create(tenant=slug, channel="email", providers="sendgrid,smtp")
     budget = TenantBudget.objects.create(tenant=slug, monthly_cap_usd=Decimal(budget_cap))
-    return TenantRows(
-        tenant, user, key, api_key, log, message, endpoint, delivery, template, credential, chain, budget
-    )
+    return TenantRows(tenant, user, key, api_key, log, message, endpoint, delivery, template, credential, chain, budget)
 
 
 @pytest.fixture

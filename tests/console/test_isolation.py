@@ -12,8 +12,8 @@ import io
 import pytest
 
 from accounts.models import ApiKey
-from messaging.tenancy.models import ProviderCredential, TenantChain
 from messaging.templating.models import MessageTemplate
+from messaging.tenancy.models import ProviderCredential, TenantChain
 from notifications.models import CallbackEndpoint
 from tests.console.conftest import TenantRows
 

@@ -43,7 +43,9 @@ def member_of(rows: TenantRows, role: str) -> Client:
     return client
 
 
-def test_a_twilio_credential_set_in_the_console_carries_the_tenants_next_message(acme, globex, settings, twilio_standin):
+def test_a_twilio_credential_set_in_the_console_carries_the_tenants_next_message(
+    acme, globex, settings, twilio_standin
+):
     settings.MESSAGING_SMS_PROVIDERS = ["twilio"]
     token = f"acme-token-{secrets.token_hex(8)}"
     twilio_standin.accounts = {TWILIO_SID: "test-auth-token", ACME_SID: token}

@@ -26,7 +26,7 @@ from messaging.templating.models import MessageTemplate
 from notifications.admin import CallbackAttemptInline, CallbackDeliveryAdmin, CallbackEndpointAdmin, MessageAdmin
 from notifications.models import CallbackDelivery, CallbackEndpoint, Message
 from otpsite.redaction import redact_credentials
-import web.console.providers_admin  # noqa: F401  (registers credentials, chains and the budget)
+from web.console import providers_admin  # noqa: F401  (registers credentials, chains and the budget)
 from web.console.budget import warn_of_budget
 from web.console.keys_admin import ConsoleApiKeyAdmin
 from web.console.scoping import MemberInlineMixin, TenantScopedMixin

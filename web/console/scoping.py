@@ -105,16 +105,16 @@ class TenantScopedMixin:
 
     # --- forms and filters ------------------------------------------------------------------------
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[Any, ...]:
         """The platform admin's fields but the tenant's own, which a member may not choose."""
-        return [name for name in super().get_fields(request, obj) if name != self.tenant_field]  # type: ignore[misc]
+        return tuple(name for name in super().get_fields(request, obj) if name != self.tenant_field)  # type: ignore[misc]
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, change, **kwargs)  # type: ignore[misc]
         tenant = tenant_of_request(request)
         if tenant is None or "__" in self.tenant_field:
             return form
-        name, field = self.tenant_field, self.model._meta.get_field(self.tenant_field)
+        name, field = self.tenant_field, _last_field(self.model, self.tenant_field)
         value = tenant.pk if is_tenant_key(field) else tenant.slug
 
         class MembersForm(form):  # type: ignore[valid-type,misc]
