@@ -11,6 +11,6 @@ from django.urls import reverse
 from web.console.scoping import member
 
 
-def console_link(request: HttpRequest) -> dict[str, str | Callable[[], bool]]:
-    """`console_url`, and `is_tenant_member`, which a template calls (looked up only where used)."""
-    return {"console_url": reverse("console:index"), "is_tenant_member": lambda: member(request) is not None}
+def console_link(request: HttpRequest) -> dict[str, Callable[[], object]]:
+    """`console_url` and `is_tenant_member`: callables, which a template calls only where it uses them."""
+    return {"console_url": lambda: reverse("console:index"), "is_tenant_member": lambda: member(request) is not None}
