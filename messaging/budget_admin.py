@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
@@ -12,6 +11,20 @@ from django.utils import timezone
 
 from messaging import budgets
 from messaging.budget_models import TenantBudget, TenantSpend
+
+
+def show_budget_banners(request: HttpRequest, uses: list[budgets.Usage]) -> None:
+    """The 80 % notice as a banner on the next page rendered, one line per tenant at or past it
+    (`uses` fullest first, as budgets.usage gives them). The tenant console shows its own tenant's."""
+    for use in uses:
+        if not use.past_warning:
+            break
+        spent_all = use.ratio >= 1
+        messages.add_message(
+            request, messages.ERROR if spent_all else messages.WARNING,
+            f"Tenant {use.tenant} has spent {use.spent_usd:.2f} of its {use.cap_usd} USD monthly cap "
+            f"({use.ratio:.0%})" + ("; its new sends are refused." if spent_all else "."),
+        )  # fmt: skip
 
 
 @admin.register(TenantBudget)
@@ -27,15 +40,7 @@ class TenantBudgetAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         """The 80 % notice as a banner, one line per tenant at or past it."""
-        for use in budgets.usage(now=timezone.now()):
-            if use.ratio < settings.MESSAGING_BUDGET_WARNING_RATIO:
-                break  # fullest first
-            spent_all = use.ratio >= 1
-            messages.add_message(
-                request, messages.ERROR if spent_all else messages.WARNING,
-                f"Tenant {use.tenant} has spent {use.spent_usd:.2f} of its {use.cap_usd} USD monthly cap "
-                f"({use.ratio:.0%})" + ("; its new sends are refused." if spent_all else "."),
-            )  # fmt: skip
+        show_budget_banners(request, budgets.usage(now=timezone.now()))
         return super().changelist_view(request, extra_context)
 
     @admin.display(description="spent this month (USD)")

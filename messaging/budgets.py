@@ -221,10 +221,18 @@ class Usage:
     def ratio(self) -> float:
         return float(self.spent_usd / self.cap_usd) if self.cap_usd else 1.0
 
+    @property
+    def past_warning(self) -> bool:
+        """At or past MESSAGING_BUDGET_WARNING_RATIO (80 %): the banners show it."""
+        return self.ratio >= settings.MESSAGING_BUDGET_WARNING_RATIO
 
-def usage(*, now: datetime, limit: int | None = None) -> list[Usage]:
-    """This month's use of every capped tenant (or the `limit` nearest their cap), fullest first."""
+
+def usage(*, now: datetime, limit: int | None = None, tenant: str | None = None) -> list[Usage]:
+    """This month's use of every capped tenant (or the `limit` nearest their cap; or only `tenant`),
+    fullest first."""
     capped = TenantBudget.objects.filter(monthly_cap_usd__isnull=False)
+    if tenant is not None:
+        capped = capped.filter(tenant=tenant)
     caps: dict[str, Decimal] = {budget.tenant: budget.monthly_cap_usd or Decimal("0") for budget in capped}
     spends = {row.tenant: row for row in TenantSpend.objects.filter(month=month_of(now), tenant__in=list(caps))}
     none = TenantSpend(spent_usd=Decimal("0"))

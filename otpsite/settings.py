@@ -81,6 +81,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # `console_url` and `is_tenant_member`: the landing and signup pages link the tenant console.
+                "web.console.context.console_link",
             ],
         },
     },

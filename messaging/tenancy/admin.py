@@ -110,8 +110,10 @@ class ProviderCredentialAdmin(admin.ModelAdmin):
         return super().changeform_view(*args, **kwargs)
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
-        # The model's own fields; the form adds one box per credential setting itself.
-        return super().get_form(request, obj, change, **{**kwargs, "fields": ["tenant", "provider"]})
+        # The model's own fields shown (the tenant console hides the tenant); the form adds one box
+        # per credential setting itself.
+        shown = [name for name in ("tenant", "provider") if name in self.get_fields(request, obj)]
+        return super().get_form(request, obj, change, **{**kwargs, "fields": shown})
 
     @admin.display(description="secrets (last 4 characters)")
     def stored_secrets(self, obj: ProviderCredential) -> str:

@@ -174,3 +174,20 @@ def test_an_owner_switches_their_endpoint_off(acme):
     acme.client().post(f"/console/notifications/callbackendpoint/{acme.endpoint.pk}/change/", {"enabled": ""})
 
     assert not CallbackEndpoint.objects.get(pk=acme.endpoint.pk).enabled
+
+
+def test_a_member_signed_in_on_the_landing_page_is_linked_to_the_console(acme):
+    stranger = Client()
+    stranger.force_login(get_user_model().objects.create_user("stranger@example.com"))
+
+    member_page = acme.client().get("/").content.decode()
+
+    assert '<a href="/console/">Your tenant console</a>' in member_page
+    for page in (stranger.get("/"), Client().get("/")):  # signed in without a tenant; anonymous
+        assert "/console/" not in page.content.decode()
+
+
+def test_the_signup_page_says_where_the_new_owner_signs_in_to_the_console():
+    page = Client().get("/signup/").content.decode()
+
+    assert '<a href="/login/?next=/console/">sign\n          in to your tenant console</a>' in page

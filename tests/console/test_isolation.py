@@ -13,6 +13,7 @@ import pytest
 
 from accounts.models import ApiKey
 from messaging.templating.models import MessageTemplate
+from messaging.tenancy.models import ProviderCredential, TenantChain
 from notifications.models import CallbackEndpoint
 from tests.console.conftest import TenantRows
 
@@ -26,6 +27,9 @@ MODELS = {
     "callbacks": ("notifications", "callbackdelivery", "delivery", "endpoint"),
     "templates": ("templating", "messagetemplate", "template", "name"),
     "api keys": ("accounts", "apikey", "api_key", "name"),
+    "credentials": ("messaging", "providercredential", "credential", "provider"),
+    "chains": ("messaging", "tenantchain", "chain", "providers"),
+    "budget": ("messaging", "tenantbudget", "budget", "monthly_cap_usd"),
 }
 
 
@@ -47,6 +51,7 @@ def test_a_list_shows_the_tenants_rows_only(name, acme, globex):
 
     assert marker(name, acme) in page
     assert "globex" not in page  # no row, no filter choice, no warning of theirs
+    assert url(name, globex) not in page
 
 
 @pytest.mark.parametrize("view", ["change", "history"])
@@ -82,6 +87,17 @@ def test_another_tenants_endpoint_and_template_cannot_be_changed(acme, globex):
 
     assert CallbackEndpoint.objects.get(pk=globex.endpoint.pk).enabled
     assert list(MessageTemplate.objects.filter(tenant="globex").values_list("body", flat=True)) == ["Hi ((name))"]
+
+
+def test_another_tenants_credential_and_chain_cannot_be_changed(acme, globex):
+    client = acme.client()
+    sealed = globex.credential.sealed
+
+    client.post(url("credentials", globex), {"provider": "sendgrid", "SENDGRID_API_KEY": "SG.acme-took-it"})
+    client.post(url("chains", globex), {"channel": "email", "providers": "smtp"})
+
+    assert ProviderCredential.objects.get(pk=globex.credential.pk).sealed == sealed
+    assert TenantChain.objects.get(pk=globex.chain.pk).providers == "sendgrid,smtp"
 
 
 def export(client, ids: list[int], **extra: str) -> list[list[str]]:
@@ -130,6 +146,16 @@ def test_autocomplete_of_tenants_themselves_is_refused(acme, globex):
     params = {"app_label": "notifications", "model_name": "message", "field_name": "tenant", "term": "glo"}
 
     assert acme.client().get("/console/autocomplete/", params).status_code == 403
+
+
+@pytest.mark.parametrize("model", ["providercredential", "tenantchain", "tenantbudget"])
+def test_autocomplete_through_a_credential_chain_or_budget_is_refused(model, acme, globex):
+    params = {"app_label": "messaging", "model_name": model, "field_name": "tenant", "term": "glo"}
+
+    answer = acme.client().get("/console/autocomplete/", params)
+
+    assert answer.status_code == 403
+    assert "globex" not in answer.content.decode()
 
 
 def test_an_api_key_added_with_another_tenant_posted_is_the_members_own(acme, globex):

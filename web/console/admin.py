@@ -2,7 +2,7 @@
 
 Each class here is the platform admin of the same model (same columns, filters and pages) with
 `TenantScopedMixin` in front (web/console/scoping.py). Registering another model is one line, e.g.
-`console_site.register(ProviderCredential, scoped(ProviderCredentialAdmin, tenant_field="tenant"))`.
+`console_site.register(TenantChain, scoped(TenantChainAdmin, tenant_field="tenant"))` (providers_admin.py).
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from messaging.templating.models import MessageTemplate
 from notifications.admin import CallbackAttemptInline, CallbackDeliveryAdmin, CallbackEndpointAdmin, MessageAdmin
 from notifications.models import CallbackDelivery, CallbackEndpoint, Message
 from otpsite.redaction import redact_credentials
+from web.console import providers_admin  # noqa: F401  (registers credentials, chains and the budget)
+from web.console.budget import warn_of_budget
 from web.console.keys_admin import ConsoleApiKeyAdmin
 from web.console.scoping import MemberInlineMixin, TenantScopedMixin
 from web.console.site import console_site
@@ -86,6 +88,7 @@ class ConsoleLogAdmin(TenantScopedMixin, CommunicationLogAdmin):
         totals = month.aggregate(n=Count("pk", distinct=True), cost=Sum("cost"))
         month_cost = with_currency(totals["cost"] or Decimal(0))
         context = {"month_start": start, "month_count": totals["n"], "month_cost": month_cost}
+        warn_of_budget(request)
         return super().changelist_view(request, {**context, **(extra_context or {})})
 
     @admin.action(description="Export the selected messages as CSV")

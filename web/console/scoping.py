@@ -8,6 +8,8 @@ log rows, "tenant" on templates). From it the mixin scopes every way the admin r
 - `get_queryset`, which the changelist, change, history and delete views, actions, date
   hierarchy, value filters and the autocomplete endpoint (for this model as the target) all use;
 - `save_model`, which writes the member's tenant into a direct tenant field whatever was posted;
+  forms never show that field, and set it on the row before the model validates, so a unique
+  constraint that holds it ("one credential per tenant and provider") is a form error, not a 500;
 - choices of every foreign key on its forms: the member's tenant, or the rows the console's admin
   of the target model shows, or none for a model the console does not know;
 - list columns, search fields and filters: the tenant's own are dropped (every row has the same),
@@ -102,6 +104,29 @@ class TenantScopedMixin:
         super().save_model(request, obj, form, change)  # type: ignore[misc]
 
     # --- forms and filters ------------------------------------------------------------------------
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[Any, ...]:
+        """The platform admin's fields but the tenant's own, which a member may not choose."""
+        return tuple(name for name in super().get_fields(request, obj) if name != self.tenant_field)  # type: ignore[misc]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)  # type: ignore[misc]
+        tenant = tenant_of_request(request)
+        if tenant is None or "__" in self.tenant_field:
+            return form
+        name, field = self.tenant_field, _last_field(self.model, self.tenant_field)
+        value = tenant.pk if is_tenant_key(field) else tenant.slug
+
+        class MembersForm(form):  # type: ignore[valid-type,misc]
+            def _post_clean(self) -> None:
+                setattr(self.instance, field.attname, value)  # before the model's own checks
+                super()._post_clean()
+
+            def _get_validation_exclusions(self) -> set[str]:
+                return super()._get_validation_exclusions() - {name}  # type: ignore[no-any-return]
+
+        MembersForm.__name__ = form.__name__
+        return MembersForm
 
     def related_choices(self, related: type[models.Model], request: HttpRequest) -> QuerySet[Any]:
         """The rows of `related` a member may pick: their tenant, what its console admin shows, or none."""

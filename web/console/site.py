@@ -18,10 +18,17 @@ from django.utils.decorators import method_decorator
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 
+from web.console.budget import warn_of_budget
 from web.console.scoping import member
 
 # Names a tenant reads on the console's index, where two models are both called "messages".
-INDEX_NAMES = {"notifications.message": "API messages", "accounts.apikey": "API keys"}
+INDEX_NAMES = {
+    "notifications.message": "API messages",
+    "accounts.apikey": "API keys",
+    "messaging.providercredential": "Provider credentials",
+    "messaging.tenantchain": "Provider chains",
+    "messaging.tenantbudget": "Budget",
+}
 
 
 class ConsoleSite(admin.AdminSite):
@@ -49,6 +56,10 @@ class ConsoleSite(admin.AdminSite):
             for model in app["models"]:
                 model["name"] = INDEX_NAMES.get(f"{app['app_label']}.{model['object_name'].lower()}", model["name"])
         return apps
+
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
+        warn_of_budget(request)  # the 80 % banner, the member's tenant's
+        return super().index(request, extra_context)
 
     @method_decorator(never_cache)
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
