@@ -127,8 +127,8 @@ class CommunicationLog(models.Model):
     # sending: when a worker claimed it; a claim older than OTP_CLAIM_LEASE_SECONDS may be taken over.
     # queued: when its delivery was last published or is next due (otp/recovery.py); null = at created_at.
     claimed_at = models.DateTimeField(null=True, blank=True)
-    # sending: the process that claimed it (host:pid:boot-uuid, otpsite/liveness.py), or "" if it was
-    # not announced; once that process's liveness key is gone its claim may be taken over at once.
+    # sending: the process that claimed it (host:pid:start:space:uuid, otpsite/liveness.py), or "" if
+    # it was not announced; once that process is seen dead its claim may be taken over at once.
     claimed_by = models.CharField(max_length=200, blank=True, default="", db_default="")
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)

@@ -4,13 +4,15 @@ A worker process announces itself before it takes a task (Celery's worker_init f
 pool's one process, worker_process_init in each prefork child): it writes its key
 ``<prefix>:{workers-alive}:process:<owner>`` with a TTL of WORKER_ALIVE_TTL_SECONDS (5 s), and a
 daemon thread refreshes it every fifth of that; a clean shutdown deletes it. The owner is
-``host:pid:boot-uuid``, one per process. A process killed with -9 stops refreshing, so its key is
-gone at most a TTL later.
+``host:pid:start:space:uuid``, one per process. A process killed with -9 stops refreshing, so its
+key is gone at most a TTL later; a taker on the same host and in the same namespaces does not wait
+for that: it asks the kernel whether the owner's pid is gone (otpsite/same_host.py).
 
 A claim on a log row records its owner (CommunicationLog.claimed_by, set only while this process's
 key is fresh, see :func:`owner`), so a worker that finds a row claimed can ask :func:`recheck_in`
-whether that owner is still alive, instead of waiting out the claim's 40 s lease. It never answers
-"dead" on doubt:
+whether that owner is still alive, instead of waiting out the claim's 40 s lease. An owner that
+ran beside the asker and whose process is gone is dead at once (the kernel says so, whatever Redis
+holds). Otherwise it never answers "dead" on doubt:
 
 - Redis unreadable, no owner recorded, or this process not announced: None (leave it to the lease);
 - the liveness keys younger than a TTL: they may have just come back from a Redis that lost
@@ -32,7 +34,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 import time
 import uuid
@@ -42,6 +43,7 @@ from typing import Any
 import redis
 from django.conf import settings
 
+from otpsite import same_host
 from otpsite.redis import get_redis, slotted_key
 
 logger = logging.getLogger(__name__)
@@ -88,8 +90,10 @@ def epoch_key() -> str:
 
 
 def new_owner() -> str:
-    """host:pid:boot-uuid, unique to one process's life (a pid may be reused, a uuid is not)."""
-    return f"{socket.gethostname()[:100]}:{os.getpid()}:{uuid.uuid4().hex}"
+    """host:pid:start:space:uuid, unique to one process's life (a pid may be reused, a uuid is not);
+    start and space let a taker on the same host ask the kernel whether it died (otpsite/same_host.py)."""
+    start, space = same_host.this_process()
+    return f"{same_host.hostname()}:{os.getpid()}:{start}:{space}:{uuid.uuid4().hex}"
 
 
 def start() -> str:
@@ -136,7 +140,10 @@ def owner() -> str:
 
 def recheck_in(claimed_by: str) -> float | None:
     """0.0 when `claimed_by` is dead; seconds to wait before asking again while it may be alive;
-    None when it cannot be known (see the module's docstring)."""
+    None when it cannot be known (see the module's docstring). An owner that ran beside us in this
+    namespace and whose process is gone is dead at once, whatever its key says (otpsite/same_host.py)."""
+    if claimed_by and same_host.certainly_dead(claimed_by):
+        return 0.0
     me, beat = owner(), _heartbeat
     if not claimed_by or not me or beat is None:
         return None

@@ -76,7 +76,7 @@ def test_a_live_workers_claim_is_refused_and_a_killed_ones_is_taken_over_by_exac
     existing = set(get_redis().scan_iter(liveness.key("*")))
     worker = start_worker(concurrency=1, WORKER_ALIVE_TTL_SECONDS=TTL)
     owner = worker_owner(existing)
-    assert owner.split(":")[1] == str(worker.process.pid)  # host:pid:boot-uuid, the worker's own
+    assert owner.split(":")[1] == str(worker.process.pid)  # host:pid:start:space:uuid, the worker's own
     otp = claimed_code(owner)
     hash_before = OneTimeCode.objects.get(pk=otp.pk).code_hash
 

@@ -103,21 +103,31 @@ class HoldingSink(SmtpSink):
     """An SMTP sink that, once `hold_after` messages arrived, holds DATA until released.
 
     A held message whose client went away (a killed worker) is not counted: the provider never
-    confirmed it. One released while its client waits is accepted as usual.
+    confirmed it. One released while its client waits is accepted as usual. With `hold_port`, only
+    sessions to that port are held (the sink may listen on a second port, see `listen`).
     """
 
     hold_after: int | None = None
+    hold_port: int | None = None
     held: int = 0
     released: bool = False
     per_recipient: dict[str, int] = field(default_factory=dict)
+    arrived_at: dict[str, float] = field(default_factory=dict)  # time.monotonic() of each one's last
+    held_for: list[str] = field(default_factory=list)  # the recipients of the held messages
     held_sessions: list = field(default_factory=list)
+
+    def _holds(self, server) -> bool:
+        if self.hold_after is None or len(self.messages) + self.held < self.hold_after:
+            return False
+        return self.hold_port is None or server.transport.get_extra_info("sockname")[1] == self.hold_port
 
     async def handle_DATA(self, server, session, envelope):
         with self.received:
-            holding = self.hold_after is not None and len(self.messages) + self.held >= self.hold_after
+            holding = self._holds(server)
             if holding:
                 self.held += 1
                 self.held_sessions.append(server)
+                self.held_for.extend(envelope.rcpt_tos)
         while holding and not self.released:
             await asyncio.sleep(0.05)
         if holding and (server.transport is None or server.transport.is_closing()):
@@ -127,8 +137,20 @@ class HoldingSink(SmtpSink):
             self.messages.append(parsed)  # type: ignore[arg-type]
             for to in envelope.rcpt_tos:
                 self.per_recipient[to] = self.per_recipient.get(to, 0) + 1
+                self.arrived_at[to] = time.monotonic()
             self.received.notify_all()
         return "250 Message accepted"
+
+    @contextlib.contextmanager
+    def listen(self) -> Iterator[int]:
+        """The sink on a second port of its own, for as long as the block runs: its port."""
+        port = free_port()
+        controller = Controller(self, hostname=self.host, port=port)
+        controller.start()
+        try:
+            yield port
+        finally:
+            controller.stop()
 
     def release(self) -> None:
         self.released = True

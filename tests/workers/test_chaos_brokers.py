@@ -31,6 +31,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 GREYLISTED = "451 4.7.1 Greylisted, try again in 12 seconds"
 DUE = 12
 CODES = 6
+BURST = 16
+ALIVE_TTL = 5.0  # WORKER_ALIVE_TTL_SECONDS, the project's default (the stack keeps it)
 
 
 @pytest.fixture
@@ -49,6 +51,56 @@ def test_kill_9_of_the_worker_mid_burst_on_rabbitmq_is_recovered_well_within_the
     # The redelivered tasks take the dead process's claims over once its liveness key expired
     # (otpsite/liveness.py), not after the 40 s lease.
     assert recovery < 10
+
+
+@pytest.mark.soak  # a figure for README's comparison: `make chaos` runs it, `make test` does not
+def test_kill_9_of_one_of_two_worker_nodes_mid_burst_on_rabbitmq_the_other_takes_over_at_once(
+    chaos_stack, rabbitmq_vhost
+):
+    """Two worker nodes (process groups of their own); the one whose sends hang is killed. Its tasks
+    come back when its connection drops and the other node takes its claims over at once: it runs on
+    the same host, so the kernel says the owner's pid is gone (otpsite/same_host.py), with no wait
+    for the liveness key (5 s) nor the lease (40 s)."""
+    stack, sink = chaos_stack, chaos_stack.sink
+    on_rabbitmq(stack, rabbitmq_vhost)
+    stack.start_web()
+    stack.start_beat()
+    with sink.listen() as doomed_port:
+        sink.hold_after, sink.hold_port = 0, doomed_port  # every send of the doomed node hangs in DATA
+        doomed = stack.start_worker(SMTP_PORT=str(doomed_port))
+        stack.start_worker()
+        recipients = [f"node{i}@example.com" for i in range(BURST)]
+        assert [stack.send(to) for to in recipients] == [202] * BURST
+        wait_for(
+            lambda: sink.held >= 2 and len(sink.per_recipient) + sink.held == BURST,
+            timeout=60,
+            what="each code sent by the survivor or held mid-send by the doomed node",
+        )
+        in_its_hands = list(sink.held_for)
+        assert claimed_by_pid(stack) == {doomed.pid: len(in_its_hands)}
+
+        killed = time.monotonic()
+        doomed.kill()
+        wait_for(sink.held_clients_gone, timeout=10, what="the sink to see the killed node's connections close")
+        sink.release()
+        wait_for(lambda: set(sink.per_recipient) == set(recipients), timeout=120, what="every code to arrive")
+
+    last = max(sink.arrived_at.values()) - killed
+    each = sorted(round(sink.arrived_at[to] - killed, 1) for to in in_its_hands)
+    codes = sink.codes_by_recipient()
+    assert [stack.verify(to, codes[to]) for to in recipients] == [200] * BURST
+    duplicates = sum(count - 1 for count in sink.per_recipient.values())
+    report("kill -9 of one of two worker nodes mid-burst (RabbitMQ), from the kill", last, codes=BURST, held=each)
+    assert duplicates == 0
+    assert wait_for(lambda: stack.log_statuses() == {"sent": BURST}, timeout=30, what="every log row sent")
+    # Before its liveness key could have expired (5 s, refreshed every 1 s): the kernel's answer.
+    assert last < ALIVE_TTL - ALIVE_TTL / 5
+
+
+def claimed_by_pid(stack) -> dict[int, int]:
+    """pid -> how many log rows that process holds claimed (sending), from the owner ids."""
+    sql = "SELECT split_part(claimed_by, ':', 2), count(*) FROM communication_logs WHERE status = 'sending' GROUP BY 1"
+    return {int(pid): count for pid, count in stack.postgres.execute(sql, stack.database) if pid}
 
 
 def kill_9_while_the_codes_wait_for_their_retry(stack, broker: str) -> float:
