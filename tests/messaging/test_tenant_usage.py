@@ -32,7 +32,8 @@ def send_email(tenant: str) -> dict[str, object]:
 
 
 def rows_today(tenant: str | None = None) -> int:
-    rows = CommunicationLog.objects.filter(provider_used="smtp", sent_at__gte=usage.period_bounds("day", timezone.now())[0])
+    today = usage.period_bounds("day", timezone.now())[0]
+    rows = CommunicationLog.objects.filter(provider_used="smtp", sent_at__gte=today)
     return rows.filter(tenant_id=tenant).count() if tenant is not None else rows.count()
 
 
