@@ -96,25 +96,33 @@ def sent_since(provider: str, since: datetime, *, now: datetime) -> int:
     return CommunicationLog.objects.filter(provider_used=provider, sent_at__gte=since, sent_at__lte=now).count()
 
 
-def quota_spent(provider: str, *, now: datetime) -> bool:
-    """Whether the provider's daily or monthly quota (UTC) leaves no room for one more message."""
+def quota_spent(provider: str, *, now: datetime, tenant: str = "") -> bool:
+    """Whether the provider's daily or monthly quota (UTC) leaves no room for one more message.
+
+    tenant: the quota of that tenant's own credential at the provider (its messages there only).
+    """
     price = price_of(provider)
-    if price.daily_quota is not None and usage.sent_in(provider, "day", now=now) >= price.daily_quota:
+    if price.daily_quota is not None and usage.sent_in(provider, "day", now=now, tenant=tenant) >= price.daily_quota:
         return True
-    return price.monthly_quota is not None and usage.sent_in(provider, "month", now=now) >= price.monthly_quota
+    monthly = price.monthly_quota
+    return monthly is not None and usage.sent_in(provider, "month", now=now, tenant=tenant) >= monthly
 
 
-def price_next(provider: str, *, now: datetime) -> Decimal:
-    """The cost of the provider sending one more message now: free while this month's free tier lasts."""
+def price_next(provider: str, *, now: datetime, tenant: str = "") -> Decimal:
+    """The cost of the provider sending one more message now: free while this month's free tier
+    lasts (the free tier of `tenant`'s own credential, if named)."""
     price = price_of(provider)
-    already_sent = usage.sent_in(provider, "month", now=now) if price.free_per_month else 0
+    already_sent = usage.sent_in(provider, "month", now=now, tenant=tenant) if price.free_per_month else 0
     return price.cost(1, already_sent=already_sent)
 
 
-def count_use(provider: str, *, at: datetime, count: int = 1) -> None:
-    """Count messages the provider sent (rows committed) towards its free tier and quotas, if it has any."""
+def count_use(provider: str, *, at: datetime, count: int = 1, tenant: str = "") -> None:
+    """Count messages the provider sent (rows committed) towards its free tier and quotas, if it has
+    any: the platform's, which counts every message, and `tenant`'s own credential's if it sent them."""
     if price_of(provider).counts_use:
         usage.count_sent(provider, at=at, count=count)
+        if tenant:
+            usage.count_sent(provider, at=at, count=count, tenant=tenant)
 
 
 @dataclass(frozen=True)

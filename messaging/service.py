@@ -17,13 +17,13 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from messaging import budgets, metrics, one_statement, pricing, registry
+from messaging import budgets, metrics, one_statement, pricing
 from messaging.breaker import breaker_for
 from messaging.models import AttemptOutcome, Channel, CommunicationLog, DeliveryAttempt, MessageStatus
 from messaging.providers.base import Attachment, EmailMessage, Message, Provider, ProviderError, SmsMessage
 from messaging.refusals import outcome_of, retry_delay, worth_waiting_for
 from messaging.segments import billable_units
-from messaging.tenancy.routing import Route, routes
+from messaging.tenancy.routing import Route, chain_names_of, routes
 from otpsite.logs import log_event
 from otpsite.redaction import redact_secrets
 
@@ -143,7 +143,10 @@ class UnifiedMessagingService:
         errors: list[str] = []
         # Its tenant's chain and credentials (messaging.tenancy); the tenant's budget reserves each
         # call's price and may stop the walk (messaging/budgets.py).
-        walk = budgets.Walk(log, routes(log, providers))
+        chain = routes(log, providers)
+        # The first of the message's own chain, for the failover metric (a resend's is looked up).
+        first_of_chain = (chain[0].name if chain else "") if providers is None else None
+        walk = budgets.Walk(log, chain)
         for route in walk:
             started = time.monotonic()
             try:
@@ -166,7 +169,8 @@ class UnifiedMessagingService:
                         success=False, status=log.status, error=errors[-1], retryable=True, retry_in=failure.retry_in
                     )
                 continue
-            record_sent(log, route.name, started, provider_message_id=provider_message_id, cost=price, reason=reason)
+            record_sent(log, route.name, started, provider_message_id=provider_message_id, cost=price, reason=reason,
+                        quota_tenant=route.quota_tenant, first_of_chain=first_of_chain)  # fmt: skip
             return DeliveryOutcome(success=True, status=MessageStatus.SENT, provider=route.name, cost=price)
         if walk.refused:  # the budget refused it: final, never retried, nobody's fault but the cap
             mark_failed(log, walk.refused)
@@ -222,15 +226,30 @@ class _AttemptFailed(Exception):
 
 
 def record_sent(
-    log: CommunicationLog, provider: str, started: float, *, provider_message_id: str, cost: Decimal, reason: str = ""
+    log: CommunicationLog,
+    provider: str,
+    started: float,
+    *,
+    provider_message_id: str,
+    cost: Decimal,
+    reason: str = "",
+    quota_tenant: str = "",
+    first_of_chain: str | None = None,
 ) -> None:
-    """The provider took it: write its attempt and the log's `sent` state in one commit (one statement)."""
+    """The provider took it: write its attempt and the log's `sent` state in one commit (one statement).
+
+    quota_tenant: the tenant whose own credential sent it (its free tier and quotas count it too).
+    A failover is a send by any provider but the first of the message's tenant's chain (or the
+    platform's): `first_of_chain` when the caller walked it, else looked up.
+    """
     attempt = new_attempt(log, provider, AttemptOutcome.SENT, started, reason=reason)
     set_sent(log, provider=provider, provider_message_id=provider_message_id, cost=cost)
     one_statement.insert_and_update(attempt, log, SENT_FIELDS)
-    pricing.count_use(provider, at=log.sent_at or timezone.now())
+    pricing.count_use(provider, at=log.sent_at or timezone.now(), tenant=quota_tenant)
     attempt_recorded(log, attempt)
-    metrics.message_sent(log, failover=provider not in registry.chain_names(log.channel)[:1])
+    if first_of_chain is None:
+        first_of_chain = next(iter(chain_names_of(log.tenant_id, Channel(log.channel))), "")
+    metrics.message_sent(log, failover=provider != first_of_chain)
 
 
 def record_attempt(log: CommunicationLog, attempt: DeliveryAttempt) -> DeliveryAttempt:

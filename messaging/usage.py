@@ -25,8 +25,10 @@ What a reset (lost key, failover, expiry) may do, and why it is safe:
 - Redis unreachable: sent_in counts the rows as before (slower, exact) and count_sent drops the
   increment (the next reseed puts it back).
 
-The counter is per quota key (quota_key): the provider's name today. A quota of another scope
-(per tenant credential) extends quota_key and rows_of together, nothing else.
+The counter is per quota key (quota_key): the provider's name for the platform's account, which
+counts every message the provider sent; `<provider>@<tenant>` for a tenant's own credential at it,
+which counts only that tenant's messages at that provider (rows_of has the same scope). A send on a
+tenant's credential adds to both.
 """
 
 from __future__ import annotations
@@ -58,14 +60,15 @@ return 0
 """
 
 
-def quota_key(provider: str) -> str:
-    """Whose use a quota counts: one provider's, for every tenant (issue 20 may add a credential)."""
-    return provider
+def quota_key(provider: str, tenant: str = "") -> str:
+    """Whose use a quota counts: the provider's for every tenant, or one tenant's own at it."""
+    return f"{provider}@{tenant}" if tenant else provider
 
 
-def rows_of(provider: str) -> QuerySet[CommunicationLog]:
+def rows_of(provider: str, tenant: str = "") -> QuerySet[CommunicationLog]:
     """The rows a quota key's counter counts when seeded (the same scope as quota_key)."""
-    return CommunicationLog.objects.filter(provider_used=provider)
+    rows = CommunicationLog.objects.filter(provider_used=provider)
+    return rows.filter(tenant_id=tenant) if tenant else rows
 
 
 def period_bounds(period: Period, at: datetime) -> tuple[datetime, datetime]:
@@ -77,33 +80,35 @@ def period_bounds(period: Period, at: datetime) -> tuple[datetime, datetime]:
     return start, (start + timedelta(days=32)).replace(day=1)
 
 
-def counter_key(provider: str, period: Period, start: datetime) -> str:
+def counter_key(provider: str, period: Period, start: datetime, tenant: str = "") -> str:
     # One hash tag per quota key: count_sent's script touches the day and month keys together.
-    return slotted_key("usage:" + quota_key(provider), period, start.strftime("%Y%m%d"))
+    return slotted_key("usage:" + quota_key(provider, tenant), period, start.strftime("%Y%m%d"))
 
 
-def sent_in(provider: str, period: Period, *, now: datetime) -> int:
-    """Messages the provider sent in the UTC day or month holding `now` (rows before `now`'s period excluded)."""
+def sent_in(provider: str, period: Period, *, now: datetime, tenant: str = "") -> int:
+    """Messages the provider sent (for `tenant` only, if named) in the UTC day or month holding
+    `now` (rows before `now`'s period excluded)."""
     start, end = period_bounds(period, now)
-    key = counter_key(provider, period, start)
+    key = counter_key(provider, period, start, tenant)
     try:
         client = get_redis()
         found = cast("bytes | None", client.get(key))
         if found is not None:
             return int(found)
-        seeded = _count_rows(provider, start, end)
+        seeded = _count_rows(provider, start, end, tenant)
         ttl = max(1, min(RESEED_SECONDS, int((end - now).total_seconds()) + 1))
         client.set(key, seeded, nx=True, ex=ttl)
         found = cast("bytes | None", client.get(key))
         return seeded if found is None else int(found)
     except redis.RedisError:
         logger.warning("usage counter unreachable; counting rows", extra={"provider": provider})
-        return _count_rows(provider, start, end)
+        return _count_rows(provider, start, end, tenant)
 
 
-def count_sent(provider: str, *, at: datetime, count: int = 1) -> None:
-    """Add `count` messages sent at `at` to the provider's seeded counters (call after the rows commit)."""
-    keys = [counter_key(provider, period, period_bounds(period, at)[0]) for period in PERIODS]
+def count_sent(provider: str, *, at: datetime, count: int = 1, tenant: str = "") -> None:
+    """Add `count` messages sent at `at` to the seeded counters of quota_key(provider, tenant) (call
+    after the rows commit)."""
+    keys = [counter_key(provider, period, period_bounds(period, at)[0], tenant) for period in PERIODS]
     try:
         client = get_redis()
         _add_if_seeded(client)(keys=keys, args=[count], client=client)
@@ -122,5 +127,5 @@ def _add_if_seeded(client: redis.Redis) -> Script:
     return script
 
 
-def _count_rows(provider: str, start: datetime, end: datetime) -> int:
-    return rows_of(provider).filter(sent_at__gte=start, sent_at__lt=end).count()
+def _count_rows(provider: str, start: datetime, end: datetime, tenant: str = "") -> int:
+    return rows_of(provider, tenant).filter(sent_at__gte=start, sent_at__lt=end).count()

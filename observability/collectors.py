@@ -19,6 +19,7 @@ from prometheus_client.registry import Collector
 from messaging import budgets, pricing
 from messaging.breaker import CLOSED, HALF_OPEN, OPEN, all_breakers
 from messaging.models import Channel
+from messaging.tenancy.breakers import troubled
 from otp.recovery import owed_codes
 from otpsite.logs import log_event
 from otpsite.redis import get_broker_redis
@@ -41,6 +42,24 @@ def breaker_metrics() -> Iterator[GaugeMetricFamily]:
             # This web process's own fallback store says nothing about the workers' breakers.
             raise ConnectionError("the breakers' shared store (Redis) is unreachable")
         state.add_metric([snapshot.provider], BREAKER_STATE_VALUES.get(snapshot.state, 2))
+    yield state
+
+
+def tenant_breaker_metrics() -> Iterator[GaugeMetricFamily]:
+    """Tenants' own breakers that are not closed, worst first, at most MESSAGING_HEALTH_TENANT_BREAKERS
+    (messaging.tenancy.breakers), so the tenant label stays bounded; a closed one is not exported."""
+    state = GaugeMetricFamily(
+        "messaging_tenant_breaker_state",
+        "A tenant's own credential's circuit breaker that is not closed: 1 half open, 2 open; the worst "
+        "MESSAGING_HEALTH_TENANT_BREAKERS only.",
+        labels=["tenant", "provider"],
+    )
+    shown, _, _ = troubled(settings.MESSAGING_HEALTH_TENANT_BREAKERS)
+    for found in shown:
+        if not found.snapshot.shared_store_available:
+            raise ConnectionError("the breakers' shared store (Redis) is unreachable")
+        if found.snapshot.state != CLOSED:
+            state.add_metric([found.tenant, found.provider], BREAKER_STATE_VALUES.get(found.snapshot.state, 2))
     yield state
 
 
@@ -135,7 +154,7 @@ def budget_metrics() -> Iterator[GaugeMetricFamily]:
 
 
 SOURCES: dict[str, Callable[[], Iterable[GaugeMetricFamily]]] = {
-    "breakers": breaker_metrics,
+    "breakers": lambda: [*breaker_metrics(), *tenant_breaker_metrics()],
     "broker": queue_metrics,
     "database": lambda: [*undelivered_metrics(), *quota_metrics(), *budget_metrics()],
 }

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from messaging.health import UNHEALTHY, messaging_health
+from messaging.tenancy.breakers import tenant_report
 from observability.liveness import liveness
 from otp.health import pending_deliveries
 
@@ -43,7 +44,9 @@ class MessagingHealthView(APIView):
 
     Anyone sees states and error codes; staff (an admin session, or `Authorization: Bearer
     $METRICS_TOKEN`) also see each breaker's last error text, with recipients masked and secrets
-    redacted, the receipt counts and the pending count and age.
+    redacted, the receipt counts and the pending count and age, and `tenant_breakers`: tenants' own
+    breakers not closed or counting failures, at most MESSAGING_HEALTH_TENANT_BREAKERS (never the
+    overall status's concern). Anyone else sees no tenant.
     """
 
     authentication_classes = [SessionAuthentication]
@@ -53,6 +56,8 @@ class MessagingHealthView(APIView):
     def get(self, request: Request) -> Response:
         staff = staff_caller(user=request.user, authorization=request.headers.get("Authorization", ""))
         report = {**messaging_health(detailed=staff), "pending_deliveries": pending_deliveries(detailed=staff)}
+        if staff:
+            report["tenant_breakers"] = tenant_report(settings.MESSAGING_HEALTH_TENANT_BREAKERS)
         code = status.HTTP_503_SERVICE_UNAVAILABLE if report["overall_status"] == UNHEALTHY else status.HTTP_200_OK
         return Response(report, status=code, headers=NO_STORE)
 

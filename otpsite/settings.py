@@ -547,6 +547,9 @@ for _name, _entry in json.loads(env.str("MESSAGING_PRICES_JSON", default="{}")).
 # its cap may fall back to (empty: the channel's chain, cheapest first).
 MESSAGING_BUDGET_WARNING_RATIO = env.float("MESSAGING_BUDGET_WARNING_RATIO", default=0.8)
 MESSAGING_BUDGET_METRIC_TENANTS = env.int("MESSAGING_BUDGET_METRIC_TENANTS", default=20)
+# Tenants' own breakers (one per tenant credential) that /health/messaging shows staff and /metrics
+# exports, worst first: at most this many, so a tenant label stays bounded.
+MESSAGING_HEALTH_TENANT_BREAKERS = env.int("MESSAGING_HEALTH_TENANT_BREAKERS", default=20)
 MESSAGING_BUDGET_PROVIDERS = {
     "email": env.list("MESSAGING_BUDGET_EMAIL_PROVIDERS", default=[]),
     "sms": env.list("MESSAGING_BUDGET_SMS_PROVIDERS", default=[]),

@@ -50,30 +50,20 @@ class Route:
 
     def quota_spent(self, *, now: datetime) -> bool:
         """Whether this account's daily or monthly quota at the provider leaves no room for one more."""
-        if self.credential is None:
-            return pricing.quota_spent(self.name, now=now)
-        price = pricing.price_of(self.name)
-        if price.daily_quota is not None and self._sent_since(pricing.day_start(now), now) >= price.daily_quota:
-            return True
-        monthly = price.monthly_quota
-        return monthly is not None and self._sent_since(pricing.month_start(now), now) >= monthly
+        return pricing.quota_spent(self.name, now=now, tenant=self.quota_tenant)
 
     def price_next(self, *, now: datetime) -> Decimal:
         """One more message's price on this account: free while its own free tier lasts this month."""
-        if self.credential is None:
-            return pricing.price_next(self.name, now=now)
-        price = pricing.price_of(self.name)
-        already_sent = self._sent_since(pricing.month_start(now), now) if price.free_per_month else 0
-        return price.cost(1, already_sent=already_sent)
+        return pricing.price_next(self.name, now=now, tenant=self.quota_tenant)
+
+    @property
+    def quota_tenant(self) -> str:
+        """Whose use this account's free tier and quotas count (messaging.usage): "" for the platform's."""
+        return self.credential.tenant if self.credential is not None else ""
 
     def secrets(self) -> list[str]:
         """The credential's secrets, to hide from any error text the provider returns."""
         return self.credential.secrets() if self.credential is not None else []
-
-    def _sent_since(self, since: datetime, now: datetime) -> int:
-        assert self.credential is not None
-        sent = CommunicationLog.objects.filter(provider_used=self.name, sent_at__gte=since, sent_at__lte=now)
-        return sent.filter(tenant_id=self.credential.tenant).count()
 
 
 def routes(log: CommunicationLog, providers: Sequence[type[Provider]] | None = None) -> list[Route]:

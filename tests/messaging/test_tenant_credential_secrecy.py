@@ -17,7 +17,7 @@ from django.core.management.base import CommandError
 from messaging.models import Channel, CommunicationLog, DeliveryAttempt
 from messaging.tenancy.models import ProviderCredential, TenantChain
 from tests.conftest import ROOT
-from tests.messaging.test_tenant_providers import send_email
+from tests.messaging.test_tenant_providers import send_email, send_sms
 from tests.otp.test_end_to_end import redis_keys_containing, tables_containing
 from tests.otpsite.test_security_settings import BASE_ENV
 
@@ -41,7 +41,7 @@ def add_through_admin(admin_client, **values: str) -> ProviderCredential:
 
 
 def test_no_credential_in_plaintext_in_the_database_logs_admin_pages_or_error_texts(
-    admin_client, login_sink, caplog, settings
+    admin_client, login_sink, caplog, settings, twilio_standin
 ):
     caplog.set_level(logging.DEBUG)
     password = f"smtp-{secrets.token_hex(12)}"
@@ -55,6 +55,11 @@ def test_no_credential_in_plaintext_in_the_database_logs_admin_pages_or_error_te
     TenantChain.objects.create(tenant="globex", channel=Channel.EMAIL, providers="smtp")
 
     log = send_email("globex")
+    # A send that succeeds on the tenant's own account too (its breaker, its quota counters in Redis).
+    settings.MESSAGING_SMS_PROVIDERS = ["twilio"]
+    settings.MESSAGING_PRICES = {**settings.MESSAGING_PRICES, "twilio": {"per_message": 0, "daily_quota": 100}}
+    twilio_standin.accounts = {"AC" + "c3" * 16: token}
+    assert send_sms("globex").provider_used == "twilio"
 
     [attempt] = DeliveryAttempt.objects.filter(log=log)
     assert attempt.provider == "smtp" and "535" in attempt.error and "[redacted]" in attempt.error
@@ -65,7 +70,7 @@ def test_no_credential_in_plaintext_in_the_database_logs_admin_pages_or_error_te
         assert secret not in attempt.error and secret not in log.error_message
         assert secret not in pages
         assert tables_containing(secret) == []
-        assert redis_keys_containing(secret) == []
+        assert redis_keys_containing(secret, in_names=True) == []
         assert secret not in caplog.text
     assert smtp.values()["SMTP_PASSWORD"] == password  # and yet it is there, sealed
 

@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from messaging.breaker import breaker_for, tenant_breaker_name
 from messaging.budget_models import TenantBudget
 from messaging.service import UnifiedMessagingService
 from otp.lifecycle import CodeRequest, issue_code
 from otp.models import OneTimeCode
 from tests.conftest import ROOT
 from tests.helpers import SEND_URL, VERIFY_URL, missing_tool
+from tests.messaging.test_tenant_providers import own_credential
 from tests.metrics_helpers import TOKEN, Scrape
 
 pytestmark = pytest.mark.django_db
@@ -69,6 +71,10 @@ def exported(client, metrics_token, settings, smtp_sink, closed_port_url, django
     settings.BREAKER_FAILURE_THRESHOLD = 1
     settings.MESSAGING_PRICES = {**settings.MESSAGING_PRICES, "smtp": {"per_message": 0, "daily_quota": 500}}
     TenantBudget.objects.create(tenant="acme", monthly_cap_usd=10)  # a capped tenant's budget ratio
+    acme_twilio = own_credential("acme", "twilio", TWILIO_ACCOUNT_SID="AC" + "e5" * 16, TWILIO_AUTH_TOKEN="acme-token",
+                                 TWILIO_FROM_NUMBER="+15005550505")  # fmt: skip
+    tenant_breaker = breaker_for(tenant_breaker_name("twilio", tenant="acme", credential_id=acme_twilio.pk))
+    tenant_breaker.record_failure(tenant_breaker.acquire(), "20003 Authenticate")  # type: ignore[arg-type]
     UnifiedMessagingService().send_email("ops@example.com", "Your code", "<p>x</p>", "x")
     body = {"email": "ops@example.com", "purpose": "signup"}
     for _ in range(2):  # the second is refused: the resend cooldown
@@ -95,6 +101,7 @@ def test_one_process_exports_every_kind_of_figure(exported):
     assert increase(exported, "messaging_failovers_total", channel="email", provider="smtp") == 1
     assert increase(exported, "messaging_breaker_transitions_total", provider="sendgrid", to_state="open") == 1
     assert exported.value("messaging_breaker_state", provider="sendgrid") == 2
+    assert exported.value("messaging_tenant_breaker_state", tenant="acme", provider="twilio") == 2
     assert increase(exported, "messaging_queue_depth", queue="delivery") == 1  # earlier tests may leave tasks
     assert exported.value("messaging_undelivered_messages", channel="email") == 1
     assert exported.value("messaging_oldest_undelivered_age_seconds", channel="email") > 0
@@ -136,7 +143,7 @@ def test_every_alert_rule_uses_exported_metrics(exported):
     text = (DEPLOY / "prometheus" / "alerts.yml").read_text()
     expressions = re.findall(r"expr: (?:\|\n)?((?:.+\n?)+?)\s+(?:for|labels):", text)
 
-    assert len(expressions) == 8
+    assert len(expressions) == 9
     for expression in expressions:
         assert names_in(expression) and names_in(expression) <= exported.names, expression
 
@@ -255,4 +262,4 @@ def test_the_compose_prometheus_config_passes_promtool_with_its_rules(tmp_path):
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "8 rules found" in result.stdout + result.stderr
+    assert "9 rules found" in result.stdout + result.stderr

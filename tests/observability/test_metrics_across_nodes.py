@@ -28,6 +28,7 @@ SHARED_FIGURES = {
     "messaging_provider_quota_used",
     "messaging_provider_quota_limit",
     "messaging_tenant_budget_used_ratio",
+    "messaging_tenant_breaker_state",
 }
 # Whether one web node can read Redis and PostgreSQL is a fact about that node: alerted per node.
 PER_NODE_ALERTS = {"MessagingMetricsSourceDown"}

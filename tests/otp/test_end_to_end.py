@@ -123,7 +123,9 @@ def tables_containing(needle: str) -> list[str]:
         return found
 
 
-def redis_keys_containing(needle: str) -> list[str]:
+def redis_keys_containing(needle: str, *, in_names: bool = False) -> list[str]:
+    """The keys whose values hold `needle` (and, with in_names, whose names do: for a long secret; a
+    six-digit code could match a date in a key's name by chance)."""
     found = []
     for url in {settings.REDIS_URL, settings.CELERY_BROKER_URL}:
         client = redis.Redis.from_url(url)
@@ -136,7 +138,8 @@ def redis_keys_containing(needle: str) -> list[str]:
                 "set": lambda k: list(client.smembers(k)),
                 "zset": lambda k: client.zrange(k, 0, -1),
             }.get(kind, lambda k: [])(key)
-            if any(needle.encode() in (v or b"") for v in values):
+            named = in_names and needle.encode() in key
+            if named or any(needle.encode() in (v or b"") for v in values):
                 found.append(key.decode())
     return found
 
