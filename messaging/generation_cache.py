@@ -12,8 +12,10 @@ credentials and budget: messaging/tenancy/cache.py). Each GenerationCache has it
   (a bulk update, a raw SQL data fix);
 - with Redis unreachable nothing is kept: every lookup reads the database.
 
-The cost is one Redis GET per lookup instead of a SELECT. An answer is shared by the process's
-threads: callers only read it.
+The cost is one Redis GET per lookup instead of a SELECT, or one per cache for a whole delivery
+run inside `pinned()`, which reads each token once (a change made meanwhile reaches the next
+delivery, as it would had the delivery started a moment later). An answer is shared by the
+process's threads: callers only read it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import contextlib
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import redis
@@ -30,6 +32,21 @@ import redis
 from otpsite.redis import get_redis, redis_key
 
 MAX_AGE_SECONDS = 60.0
+
+_pins = threading.local()  # .tokens: {cache name: token} while this thread runs inside pinned()
+
+
+@contextlib.contextmanager
+def pinned() -> Iterator[None]:
+    """Within the block each cache's token is read from Redis at most once (by this thread)."""
+    if getattr(_pins, "tokens", None) is not None:
+        yield  # already pinned by an outer block
+        return
+    _pins.tokens = {}
+    try:
+        yield
+    finally:
+        _pins.tokens = None
 
 
 class GenerationCache:
@@ -45,7 +62,13 @@ class GenerationCache:
 
     def cached(self, key: tuple[str, ...], lookup: Callable[[], Any]) -> Any:
         """lookup()'s answer for `key`, from this process's answers while nothing it reads has changed."""
-        generation = self.current_generation()
+        tokens: dict[str, str | None] | None = getattr(_pins, "tokens", None)
+        if tokens is None:
+            generation = self.current_generation()
+        elif self.name in tokens:
+            generation = tokens[self.name]
+        else:
+            generation = tokens[self.name] = self.current_generation()
         if generation is None:
             return lookup()
         now = time.monotonic()
