@@ -90,6 +90,10 @@ broker_transport_options: dict[str, Any] = {
     "socket_timeout": settings.REDIS_SOCKET_TIMEOUT * 4,
     "socket_connect_timeout": settings.REDIS_SOCKET_TIMEOUT * 2,
 }
+if broker_url.startswith("redis://"):
+    # kombu's Redis transport, keeping one Redis client per channel instead of building one for every
+    # acknowledgement and publish (otpsite/broker_redis.py). rediss:// and sentinel:// keep kombu's own.
+    broker_transport = "otpsite.broker_redis:Transport"
 if broker_url.startswith("sentinel://"):
     # Redis behind Sentinel: kombu asks the sentinels for the current master of this name on every
     # (re)connection, so after a failover the workers and the web follow the new master. Messages the

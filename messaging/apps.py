@@ -10,6 +10,9 @@ class MessagingConfig(AppConfig):
     def ready(self) -> None:
         # An unknown provider name fails at start-up, naming the variable; the tasks register with Celery.
         from messaging import budgets, registry, tasks  # noqa: F401
+        from messaging.tenancy.cache import connect_signals
+
+        connect_signals()  # a changed chain, credential or budget reaches the next send (messaging/tenancy/cache.py)
 
         registry.validate_chains()
         budgets.validate_cheaper_chains()

@@ -41,6 +41,7 @@ from messaging import pricing, registry
 from messaging.budget_models import AtCap, TenantBudget, TenantSpend
 from messaging.models import Channel, CommunicationLog
 from messaging.providers.base import Provider
+from messaging.tenancy.cache import TENANTS
 from messaging.tenancy.routing import Route, routes
 from otpsite.logs import log_event
 
@@ -54,10 +55,14 @@ class OverBudget(Exception):
 
 
 def budget_of(tenant: str) -> TenantBudget | None:
-    """The tenant's budget if it has a cap, else None (no limit)."""
+    """The tenant's budget if it has a cap, else None (no limit). Kept per process until a budget
+    changes (messaging/tenancy/cache.py); the cap itself is enforced by `reserve`'s one UPDATE."""
     if not tenant:
         return None
-    return TenantBudget.objects.filter(tenant=tenant, monthly_cap_usd__isnull=False).first()
+    found: TenantBudget | None = TENANTS.cached(
+        ("budget", tenant), lambda: TenantBudget.objects.filter(tenant=tenant, monthly_cap_usd__isnull=False).first()
+    )
+    return found
 
 
 def month_of(now: datetime) -> date:

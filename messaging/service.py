@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from messaging import budgets, metrics, one_statement, pricing
+from messaging import budgets, generation_cache, metrics, one_statement, pricing
 from messaging.breaker import breaker_for
 from messaging.models import AttemptOutcome, Channel, CommunicationLog, DeliveryAttempt, MessageStatus
 from messaging.providers.base import Attachment, EmailMessage, Message, Provider, ProviderError, SmsMessage
@@ -140,6 +140,18 @@ class UnifiedMessagingService:
         code in the message) is hidden in a provider's error text before it is recorded anywhere;
         `reason` (why this walk was made, e.g. a resend) is written with each attempt.
         """
+        with generation_cache.pinned():  # the tenant's token read once for the walk
+            return self._deliver(log, message, providers, redact, reason, wait_until)
+
+    def _deliver(
+        self,
+        log: CommunicationLog,
+        message: Message,
+        providers: Sequence[type[Provider]] | None,
+        redact: Sequence[str],
+        reason: str,
+        wait_until: datetime | None,
+    ) -> DeliveryOutcome:
         errors: list[str] = []
         # Its tenant's chain and credentials (messaging.tenancy); the tenant's budget reserves each
         # call's price and may stop the walk (messaging/budgets.py).

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from messaging import generation_cache
 from messaging.models import Channel, CommunicationLog, MessageStatus, lease_start
 from messaging.providers.base import EmailMessage, Message, SmsMessage, message_from_parts
 from messaging.providers.sink.sender import sink_chain
@@ -74,9 +75,10 @@ def deliver_one_time_code(otp_id: str, *, retries: int, lease_seconds: float) ->
 
     # A provider's "try again later" is waited for while a retry is left; on the last try the next provider takes it.
     wait_until = otp.expires_at if retries < settings.OTP_DELIVERY_MAX_RETRIES else None
-    outcome = UnifiedMessagingService().deliver(
-        log, render_message(otp, code), providers=sink_chain(log), redact=[code], wait_until=wait_until
-    )
+    with generation_cache.pinned():  # the template's and the tenant's tokens read once (one GET each)
+        outcome = UnifiedMessagingService().deliver(
+            log, render_message(otp, code), providers=sink_chain(log), redact=[code], wait_until=wait_until
+        )
     del code
     if not outcome.retryable:
         return DeliveryStep(done=True, reason=outcome.status)

@@ -246,6 +246,10 @@ if CELERY_WORKER_CONCURRENCY < 1:
 # worker a publish to the broker (7-16 % of a delivery's CPU at 200 ms), so they are off unless
 # asked for. Worker heartbeats stay on either way: Flower still lists the workers and their state.
 CELERY_WORKER_SEND_TASK_EVENTS = env.bool("CELERY_WORKER_SEND_TASK_EVENTS", default=False)
+# Celery's own INFO lines per task ("Task ... received", "Task ... succeeded in ...") are off unless
+# asked for (LOGGING below sets their loggers to WARNING): they cost a delivery several per cent of its
+# CPU and say what the attempt's own line (messaging.attempt) says. Failures are logged either way.
+CELERY_WORKER_LOG_TASKS = env.bool("CELERY_WORKER_LOG_TASKS", default=False)
 # Queues, so slow work never waits in front of a code: delivery (deliver_otp) has a queue of its
 # own; receipts and resends, the beat sweeps and retention have theirs (celeryconfig.task_routes).
 CELERY_QUEUE_DELIVERY = "delivery"
@@ -644,5 +648,8 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
         "twilio": {"level": "WARNING"},
         "twilio.http_client": {"level": "WARNING"},
+        # A line per task received and succeeded only with CELERY_WORKER_LOG_TASKS (see above).
+        "celery.app.trace": {"level": "INFO" if CELERY_WORKER_LOG_TASKS else "WARNING"},
+        "celery.worker.strategy": {"level": "INFO" if CELERY_WORKER_LOG_TASKS else "WARNING"},
     },
 }

@@ -21,6 +21,7 @@ from messaging import pricing, registry
 from messaging.breaker import tenant_breaker_name
 from messaging.models import Channel, CommunicationLog
 from messaging.providers.base import Credential, Provider
+from messaging.tenancy.cache import TENANTS
 from messaging.tenancy.models import ProviderCredential, TenantChain, fields_of
 from otpsite.logs import log_event
 from otpsite.secretbox import SecretBoxUnavailable
@@ -77,11 +78,20 @@ def routes(log: CommunicationLog, providers: Sequence[type[Provider]] | None = N
 
 def chain_names_of(tenant: str, channel: Channel) -> list[str]:
     """The tenant's chain for `channel` as it names it, or the platform's when it sets none."""
-    own = TenantChain.objects.filter(tenant=tenant, channel=channel).first() if tenant else None
+    own = own_chains(tenant).get(str(channel)) if tenant else None
     if own is None:
         return registry.chain_names(channel)
     # A provider unregistered since the tenant chose it is left out rather than failing every send.
-    return [name for name in own.names() if registry.entry(name) is not None]
+    return [name for name in own if registry.entry(name) is not None]
+
+
+def own_chains(tenant: str) -> dict[str, tuple[str, ...]]:
+    """The tenant's own chains by channel (none set: empty); kept per process (messaging/tenancy/cache.py)."""
+    found: dict[str, tuple[str, ...]] = TENANTS.cached(
+        ("chains", tenant),
+        lambda: {str(row.channel): tuple(row.names()) for row in TenantChain.objects.filter(tenant=tenant)},
+    )
+    return found
 
 
 def chain_of(tenant: str, channel: Channel) -> list[type[Provider]]:
@@ -90,7 +100,13 @@ def chain_of(tenant: str, channel: Channel) -> list[type[Provider]]:
 
 def credentials_of(tenant: str) -> dict[str, Credential]:
     """The tenant's own credentials by provider, opened. One that cannot be opened (its key is gone)
-    is kept empty, so its provider is skipped as not configured rather than sent with another's."""
+    is kept empty, so its provider is skipped as not configured rather than sent with another's.
+    Kept per process until a credential changes (messaging/tenancy/cache.py); callers only read it."""
+    found: dict[str, Credential] = TENANTS.cached(("credentials", tenant), lambda: _credentials_of(tenant))
+    return found
+
+
+def _credentials_of(tenant: str) -> dict[str, Credential]:
     opened: dict[str, Credential] = {}
     for row in ProviderCredential.objects.filter(tenant=tenant):
         opened[row.provider] = open_or_empty(row)

@@ -30,6 +30,7 @@ def worker_with_twilio_then_sns(settings, live_server, twilio_standin, aws, moto
     settings.MESSAGING_WEBHOOK_BASE_URL = live_server.url
     return start_worker(
         TEST_WORKER_STANDIN_CREDENTIALS="1",
+        CELERY_WORKER_LOG_TASKS="1",  # Celery's "Task ... succeeded in ...: <result>" line, read below
         MESSAGING_SMS_PROVIDERS="twilio,sns",
         MESSAGING_WEBHOOK_BASE_URL=live_server.url,
         MESSAGING_RECEIPT_TIMEOUT_SMS="120",
