@@ -6,7 +6,6 @@ only send or raise ProviderError.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,17 +16,15 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from messaging import budgets, generation_cache, metrics, one_statement, pricing
+from messaging import budgets, generation_cache
 from messaging.breaker import breaker_for
-from messaging.models import AttemptOutcome, Channel, CommunicationLog, DeliveryAttempt, MessageStatus
+from messaging.models import AttemptOutcome, Channel, CommunicationLog, MessageStatus
 from messaging.providers.base import Attachment, EmailMessage, Message, Provider, ProviderError, SmsMessage
+from messaging.records import mark_failed, new_attempt, record_attempt, record_sent
 from messaging.refusals import outcome_of, retry_delay, worth_waiting_for
 from messaging.segments import billable_units
-from messaging.tenancy.routing import Route, chain_names_of, routes
-from otpsite.logs import log_event
+from messaging.tenancy.routing import Route, routes
 from otpsite.redaction import redact_secrets
-
-logger = logging.getLogger("messaging.service")
 
 
 @dataclass(frozen=True)
@@ -235,103 +232,3 @@ class _AttemptFailed(Exception):
     def __init__(self, failure: _Failure) -> None:
         super().__init__(failure.error)
         self.failure = failure
-
-
-def record_sent(
-    log: CommunicationLog,
-    provider: str,
-    started: float,
-    *,
-    provider_message_id: str,
-    cost: Decimal,
-    reason: str = "",
-    quota_tenant: str = "",
-    first_of_chain: str | None = None,
-) -> None:
-    """The provider took it: write its attempt and the log's `sent` state in one commit (one statement).
-
-    quota_tenant: the tenant whose own credential sent it (its free tier and quotas count it too).
-    A failover is a send by any provider but the first of the message's tenant's chain (or the
-    platform's): `first_of_chain` when the caller walked it, else looked up.
-    """
-    attempt = new_attempt(log, provider, AttemptOutcome.SENT, started, reason=reason)
-    set_sent(log, provider=provider, provider_message_id=provider_message_id, cost=cost)
-    one_statement.insert_and_update(attempt, log, SENT_FIELDS)
-    pricing.count_use(provider, at=log.sent_at or timezone.now(), tenant=quota_tenant)
-    attempt_recorded(log, attempt)
-    if first_of_chain is None:
-        first_of_chain = next(iter(chain_names_of(log.tenant_id, Channel(log.channel))), "")
-    metrics.message_sent(log, failover=provider != first_of_chain)
-
-
-def record_attempt(log: CommunicationLog, attempt: DeliveryAttempt) -> DeliveryAttempt:
-    """Write an attempt that did not send (the sent one goes with the log's state, record_sent)."""
-    attempt.save(force_insert=True)
-    attempt_recorded(log, attempt)
-    return attempt
-
-
-def new_attempt(
-    log: CommunicationLog,
-    provider: str,
-    outcome: str,
-    started: float,
-    *,
-    error: str = "",
-    error_code: str = "",
-    reason: str = "",
-) -> DeliveryAttempt:
-    """The attempt's row, not yet written; `reason` says why it was made (a resend), written with it."""
-    duration_ms = int((time.monotonic() - started) * 1000)
-    return DeliveryAttempt(
-        log=log,
-        provider=provider,
-        outcome=outcome,
-        error=error[:2000],
-        error_code=error_code[:64],
-        duration_ms=duration_ms,
-        reason=reason[:200],
-    )
-
-
-def attempt_recorded(log: CommunicationLog, attempt: DeliveryAttempt) -> None:
-    """Count and log a written attempt."""
-    provider, outcome, duration_ms = attempt.provider, attempt.outcome, attempt.duration_ms
-    metrics.attempt_recorded(channel=log.channel, provider=provider, outcome=outcome, seconds=duration_ms / 1000)
-    log_event(
-        logger,
-        "messaging.attempt",
-        message_id=str(log.message_id),
-        channel=log.channel,
-        provider=provider,
-        outcome=outcome,
-        recipient=log.recipient,
-        duration_ms=duration_ms,
-        error_code=attempt.error_code,
-    )
-
-
-SENT_FIELDS = ["status", "provider_used", "provider_message_id", "cost", "sent_at", "error_message"]
-
-
-def set_sent(log: CommunicationLog, *, provider: str, provider_message_id: str, cost: Decimal) -> None:
-    log.status = MessageStatus.SENT
-    log.provider_used = provider
-    log.provider_message_id = provider_message_id[:255]
-    log.cost = cost
-    log.sent_at = timezone.now()
-    log.error_message = ""
-
-
-def mark_failed(log: CommunicationLog, error: str) -> None:
-    log.status = MessageStatus.FAILED
-    log.error_message = error[:4000]
-    log.save(update_fields=["status", "error_message"])
-    metrics.message_failed(log)
-    log_event(
-        logger,
-        "messaging.failed",
-        message_id=str(log.message_id),
-        channel=log.channel,
-        recipient=log.recipient,
-    )

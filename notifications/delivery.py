@@ -10,7 +10,8 @@ from django.utils import timezone
 from messaging.models import CommunicationLog, MessageStatus
 from messaging.providers.base import Provider
 from messaging.providers.sink.sender import TestSink
-from messaging.service import DeliveryOutcome, UnifiedMessagingService, mark_failed
+from messaging.records import mark_failed
+from messaging.service import DeliveryOutcome, UnifiedMessagingService
 from notifications import hooks
 from notifications.models import Message
 from notifications.rendering import render_for_delivery

@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from messaging.models import CommunicationLog, DeliveryAttempt, MessageStatus
-from messaging.service import DeliveryOutcome, UnifiedMessagingService, mark_failed
+from messaging.records import mark_failed
+from messaging.service import DeliveryOutcome, UnifiedMessagingService
 from notifications import hooks
 from notifications.delivery import chain_for
 from notifications.models import Message

@@ -23,7 +23,8 @@ from messaging import generation_cache
 from messaging.models import Channel, CommunicationLog, MessageStatus, lease_start
 from messaging.providers.base import EmailMessage, Message, SmsMessage, message_from_parts
 from messaging.providers.sink.sender import sink_chain
-from messaging.service import UnifiedMessagingService, mark_failed
+from messaging.records import mark_failed
+from messaging.service import UnifiedMessagingService
 from otp.claim import claim
 from otp.codes import generate_code, hash_code
 from otp.models import OneTimeCode

@@ -14,7 +14,7 @@ from django.views.decorators.debug import sensitive_variables
 from messaging import one_statement
 from messaging.conditions import Param, Where
 from messaging.models import CommunicationLog, MessageStatus
-from messaging.service import mark_failed
+from messaging.records import mark_failed
 from otp import events
 from otp.codes import code_matches
 from otp.models import OneTimeCode, OneTimeCodeQuerySet, is_unspent

@@ -38,7 +38,7 @@ from django.db.models import BooleanField, ExpressionWrapper, Q
 
 from messaging.conditions import through
 from messaging.models import CommunicationLog, CommunicationLogQuerySet, MessageStatus, is_claimable, lease_start
-from messaging.service import mark_failed
+from messaging.records import mark_failed
 from otp.models import OneTimeCode, is_live
 from otp.resend import RESEND_OF, providers_after, send_resend
 from otpsite.logs import log_event

@@ -30,7 +30,8 @@ from messaging.models import Channel, CommunicationLog, MessageStatus, ReceiptEv
 from messaging.providers.base import Provider
 from messaging.receipt_timeout import without_receipt
 from messaging.receipts.base import RESEND_BLAMES
-from messaging.service import UnifiedMessagingService, mark_failed
+from messaging.records import mark_failed
+from messaging.service import UnifiedMessagingService
 from messaging.tenancy.routing import chain_of
 from otp.codes import generate_code, hash_code
 from otp.delivery import render_message

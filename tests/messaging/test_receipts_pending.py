@@ -14,7 +14,7 @@ from django.utils import timezone
 from messaging.models import Channel, CommunicationLog, MessageStatus
 from messaging.receipts.base import Receipt
 from messaging.receipts.pending import anything_parked, apply_or_park, apply_pending, park, pending_count
-from messaging.service import record_sent
+from messaging.records import record_sent
 from tests.standins.fixtures import TWILIO_SID
 from tests.standins.receipts import twilio_callback
 
