@@ -27,6 +27,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from celery.app.trace import LOG_SUCCESS
+
 from otpsite.redaction import redact_codes, redact_field, redact_opened_secrets
 
 _PLAIN_VALUE = re.compile(r"^[^\s\"'=\\\x00-\x1f\x7f]+$")
@@ -85,6 +87,14 @@ def _logfmt_value(value: str | None) -> str:
     if _PLAIN_VALUE.match(value):
         return value
     return json.dumps(value, ensure_ascii=True)
+
+
+class DropTaskSuccessLines(logging.Filter):
+    """Celery's "Task ... succeeded in ..." line, one per task (CELERY_WORKER_LOG_TASKS brings it back):
+    it says what the attempt's own line says. Its retry and failure lines pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg != LOG_SUCCESS
 
 
 class RedactCodesFilter(logging.Filter):

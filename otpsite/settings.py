@@ -248,7 +248,7 @@ if CELERY_WORKER_CONCURRENCY < 1:
 CELERY_WORKER_SEND_TASK_EVENTS = env.bool("CELERY_WORKER_SEND_TASK_EVENTS", default=False)
 # Celery's own INFO lines per task ("Task ... received", "Task ... succeeded in ...") are off unless
 # asked for (LOGGING below sets their loggers to WARNING): they cost a delivery several per cent of its
-# CPU and say what the attempt's own line (messaging.attempt) says. Failures are logged either way.
+# CPU and say what the attempt's own line (messaging.attempt) says. Retries and failures are logged either way.
 CELERY_WORKER_LOG_TASKS = env.bool("CELERY_WORKER_LOG_TASKS", default=False)
 # Queues, so slow work never waits in front of a code: delivery (deliver_otp) has a queue of its
 # own; receipts and resends, the beat sweeps and retention have theirs (celeryconfig.task_routes).
@@ -630,7 +630,10 @@ LOGGING = {
         "json": {"()": "otpsite.logs.JsonLineFormatter"},
     },
     # Last line of defence: a run of OTP_LENGTH digits that reaches a handler is redacted.
-    "filters": {"redact_codes": {"()": "otpsite.logs.RedactCodesFilter"}},
+    "filters": {
+        "redact_codes": {"()": "otpsite.logs.RedactCodesFilter"},
+        "drop_task_successes": {"()": "otpsite.logs.DropTaskSuccessLines"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
@@ -648,8 +651,9 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
         "twilio": {"level": "WARNING"},
         "twilio.http_client": {"level": "WARNING"},
-        # A line per task received and succeeded only with CELERY_WORKER_LOG_TASKS (see above).
-        "celery.app.trace": {"level": "INFO" if CELERY_WORKER_LOG_TASKS else "WARNING"},
+        # A line per task received and succeeded only with CELERY_WORKER_LOG_TASKS (see above); a
+        # task's retry ("retry: Retry in 5s") is always logged.
+        "celery.app.trace": {"level": "INFO", "filters": [] if CELERY_WORKER_LOG_TASKS else ["drop_task_successes"]},
         "celery.worker.strategy": {"level": "INFO" if CELERY_WORKER_LOG_TASKS else "WARNING"},
     },
 }
