@@ -1,5 +1,5 @@
 """A tenant's staff manage their own provider credentials and chains in the console and read their
-budget (issue 20): what they set is what their next message uses; a secret never comes back."""
+budget: what they set is what their next message uses; a secret never comes back."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Tenants' own breakers on /health/messaging (staff only) and /metrics: bounded by
-MESSAGING_HEALTH_TENANT_BREAKERS, worst first; anonymous callers see no tenant (issue 20)."""
+MESSAGING_HEALTH_TENANT_BREAKERS, worst first; anonymous callers see no tenant."""
 
 from __future__ import annotations
 

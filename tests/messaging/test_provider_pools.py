@@ -22,8 +22,14 @@ THREADS = 48
 
 
 @pytest.fixture
-def busy_switching() -> Iterator[None]:
-    """Threads switch as often as the interpreter allows, so a race shows up if there is one."""
+def busy_switching(settings) -> Iterator[None]:
+    """Threads switch as often as the interpreter allows, so a race shows up if there is one.
+
+    The stand-in answers from threads of this same process, so switching this often makes every
+    answer slow; the tests here are about whose answer each call gets, not how fast it comes, and
+    a loaded machine must not turn them into read timeouts.
+    """
+    settings.PROVIDER_READ_TIMEOUT = 30
     interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)
     try:

@@ -1,5 +1,5 @@
 """Receipt-driven resends and the failover metric follow the message's tenant's chain, not the
-platform's (issue 20): a tenant whose chain starts with Twilio while the platform's holds only SNS."""
+platform's: a tenant whose chain starts with Twilio while the platform's holds only SNS."""
 
 from __future__ import annotations
 

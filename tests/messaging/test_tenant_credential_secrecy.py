@@ -1,5 +1,5 @@
 """A tenant's credentials are sealed at rest, write-only in admin, and in no log, page or error text;
-rotation re-encrypts them under a new key (issue 20)."""
+rotation re-encrypts them under a new key."""
 
 from __future__ import annotations
 

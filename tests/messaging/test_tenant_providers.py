@@ -1,4 +1,4 @@
-"""Each tenant its own chain and credentials (issue 20): against stand-ins that check the credentials.
+"""Each tenant its own chain and credentials: against stand-ins that check the credentials.
 
 The Twilio stand-in checks each call's account SID and auth token (HTTP basic auth), SendGrid's its
 bearer key, the SMTP server its login; each refuses any other, as the real services do.

@@ -53,6 +53,14 @@ class Node:
     def worker_metrics(self) -> Scrape:
         return self.metrics(f"http://127.0.0.1:{self.metrics_port}")
 
+    def start_worker(self) -> None:
+        """This node's worker, serving its own /metrics (had the port been taken, the worker would
+        log it and deliver on, and a scrape would read some other process's numbers)."""
+        directory = self.stack.directory / f"worker-{self.metrics_port}"
+        worker = self.stack.start_worker(PROMETHEUS_MULTIPROC_DIR=str(directory))
+        listening = f"worker /metrics listening on 127.0.0.1:{self.metrics_port}"
+        wait_for(lambda: listening in worker.output(), timeout=30, what="the worker's own /metrics")
+
 
 def node(stack: Stack, name: str) -> Node:
     """Its own multiprocess directory (no disk shared with the other node) and metrics port."""
@@ -94,7 +102,7 @@ def test_two_nodes_deliver_a_burst_once_run_each_sweep_once_and_their_metrics_ad
     nodes = [node(chaos_stack, name) for name in ("a", "b")]
     for each in nodes:
         each.stack.start_web()
-        each.stack.start_worker(PROMETHEUS_MULTIPROC_DIR=str(each.stack.directory / f"worker-{each.metrics_port}"))
+        each.start_worker()
     beats = [each.stack.start_beat() for each in nodes]
     recipients = [f"burst{i}@example.com" for i in range(BURST)]
 
