@@ -1,4 +1,5 @@
-"""What the SES and SNS providers share: one boto3 client per process and setting, and the error translation."""
+"""What the SES and SNS providers share: their base class, one boto3 client per process and setting,
+and the error translation."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError,
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
-from messaging.providers.base import Credential, ProviderError
+from messaging.providers.base import Credential, Provider, ProviderError
 from messaging.providers.pools import PerCredential, http_pool_size, one_per_process
 
 
@@ -85,10 +86,19 @@ def aws_client(service: str, credential: Credential | None = None) -> Any:
     return _tenant_clients.get(credential, (service, region, endpoint, *shape), build)
 
 
-def aws_credential_complete(credential: Credential) -> bool:
-    values = credential.values
-    has_region = values.get("AWS_REGION") or settings.AWS_REGION
-    return bool(values.get("AWS_ACCESS_KEY_ID") and values.get("AWS_SECRET_ACCESS_KEY") and has_region)
+class AwsProvider(Provider):
+    """SES and SNS: configured when boto3 finds credentials and a region, or by a tenant's keys."""
+
+    @classmethod
+    def is_configured(cls) -> bool:
+        return aws_is_configured()
+
+    def credential_complete(self) -> bool:
+        if self.credential is None:
+            return False
+        values = self.credential.values
+        has_region = values.get("AWS_REGION") or settings.AWS_REGION
+        return bool(values.get("AWS_ACCESS_KEY_ID") and values.get("AWS_SECRET_ACCESS_KEY") and has_region)
 
 
 _tenant_clients: PerCredential[Any] = PerCredential()

@@ -57,12 +57,21 @@ print({sample.labels["queue"]: int(sample.value) for sample in family.samples})
 """
 
 
-def queue_depth(stack) -> dict[str, int]:
+def run_in_stack(stack, script: str) -> str:
+    """A Python script run with the stack's environment; what it printed."""
     result = subprocess.run(
-        [sys.executable, "-c", QUEUE_DEPTH], cwd=ROOT, env=stack.env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", script], cwd=ROOT, env=stack.env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    return ast.literal_eval(result.stdout.strip())
+    return result.stdout
+
+
+def queue_depth(stack) -> dict[str, int]:
+    return ast.literal_eval(run_in_stack(stack, QUEUE_DEPTH).strip())
+
+
+def publish_with_countdown(stack, recipient: str, countdown: float) -> None:
+    run_in_stack(stack, PUBLISH_WITH_COUNTDOWN.format(recipient=recipient, countdown=countdown))
 
 
 def quorum(stack, vhost: str) -> None:
@@ -98,15 +107,7 @@ def test_every_queue_is_a_quorum_queue_and_a_countdown_waits_in_the_broker(chaos
 
     # A delivery published with a countdown waits in RabbitMQ's delayed queues, not in the worker.
     started = time.monotonic()
-    published = subprocess.run(
-        [sys.executable, "-c", PUBLISH_WITH_COUNTDOWN.format(recipient="later@example.com", countdown=6)],
-        cwd=ROOT,
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert published.returncode == 0, published.stderr
+    publish_with_countdown(stack, "later@example.com", 6)
     wait_for(lambda: delayed_messages(rabbitmq_vhost) == 1, timeout=5, what="the message in a delayed queue")
     wait_for(lambda: "later@example.com" in stack.sink.per_recipient, timeout=60, what="the delayed code")
     assert time.monotonic() - started >= 5  # 6 s countdown, counted in whole seconds by the broker
@@ -116,15 +117,7 @@ def test_every_queue_is_a_quorum_queue_and_a_countdown_waits_in_the_broker(chaos
     assert stack.verify("later@example.com", later) == 200
 
     # Under a second (a database retry's first wait is 0.5 s): sent as one second, not refused.
-    published = subprocess.run(
-        [sys.executable, "-c", PUBLISH_WITH_COUNTDOWN.format(recipient="soon@example.com", countdown=0.4)],
-        cwd=ROOT,
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert published.returncode == 0, published.stderr
+    publish_with_countdown(stack, "soon@example.com", 0.4)
     wait_for(lambda: "soon@example.com" in stack.sink.per_recipient, timeout=60, what="the code sent with 0.4 s")
 
 

@@ -10,8 +10,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from messaging.models import Channel
-from messaging.providers.aws import aws_client, aws_credential_complete, aws_error, aws_is_configured
-from messaging.providers.base import EmailMessage, Message, Provider, SendResult, encoding_error
+from messaging.providers.aws import AwsProvider, aws_client, aws_error
+from messaging.providers.base import EmailMessage, Message, SendResult, encoding_error
 from messaging.providers.mime import build_mime
 
 # SES reports bounces later through its notifications, but refuses a malformed recipient at once:
@@ -43,17 +43,10 @@ def raw_content(message: EmailMessage, *, sender: str) -> dict[str, Any]:
     return {"Raw": {"Data": mime.as_bytes()}}
 
 
-class SESProvider(Provider):
+class SESProvider(AwsProvider):
     name = "ses"
     display_name = "AWSSESProvider"
     channel = Channel.EMAIL
-
-    @classmethod
-    def is_configured(cls) -> bool:
-        return aws_is_configured()
-
-    def credential_complete(self) -> bool:
-        return self.credential is not None and aws_credential_complete(self.credential)
 
     def send(self, message: Message) -> SendResult:
         assert isinstance(message, EmailMessage)

@@ -8,8 +8,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
 from messaging.models import Channel
-from messaging.providers.aws import aws_client, aws_credential_complete, aws_error, aws_is_configured
-from messaging.providers.base import Message, Provider, SendResult, SmsMessage, encoding_error
+from messaging.providers.aws import AwsProvider, aws_client, aws_error
+from messaging.providers.base import Message, SendResult, SmsMessage, encoding_error
 
 # AWS error code -> a word its message holds when the recipient is at fault. SNS answers
 # "InvalidParameter: Invalid parameter: PhoneNumber Reason: ... is not valid" for a bad number;
@@ -29,17 +29,10 @@ def sms_attributes(sender_id: str | None = None) -> dict[str, dict[str, str]]:
     return attributes
 
 
-class SNSProvider(Provider):
+class SNSProvider(AwsProvider):
     name = "sns"
     display_name = "AWSSNSProvider"
     channel = Channel.SMS
-
-    @classmethod
-    def is_configured(cls) -> bool:
-        return aws_is_configured()
-
-    def credential_complete(self) -> bool:
-        return self.credential is not None and aws_credential_complete(self.credential)
 
     def send(self, message: Message) -> SendResult:
         assert isinstance(message, SmsMessage)
